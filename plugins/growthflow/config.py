@@ -1,0 +1,98 @@
+"""Settings read from environment variables, with defaults for a local run.
+
+Everything a deployment changes is an environment variable (documented in the
+README's configuration table); nothing here is specific to one machine. Paths
+default to folders under the project-local state directory ``.local/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from growthflow.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+#: Default port of the project-local PostgreSQL: not 5432, so it never clashes
+#: with a server the machine may already run.
+DEFAULT_PG_PORT = 54329
+DEFAULT_AIRFLOW_PORT = 8080
+
+WAREHOUSE_DATABASE = "growthflow"
+AIRFLOW_DATABASE = "airflow"
+OWNER_ROLE = "growthflow"
+BI_ROLE = "bi_reader"
+AIRFLOW_ROLE = "airflow"
+
+#: Name of the Airflow connection every task uses to reach the warehouse.
+WAREHOUSE_CONN_ID = "growthflow_warehouse"
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number; set it to e.g. {default} or unset it") from None
+
+
+def _path_env(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser().resolve() if raw else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; build with :func:`load_settings`."""
+
+    home: Path
+    landing_root: Path
+    truth_root: Path
+    artifacts_dir: Path
+    pg_port: int
+    pg_bin_dir: str | None
+    pg_os_user: str
+    warehouse_url: str | None
+    admin_url: str | None
+    airflow_database_url: str | None
+    airflow_port: int
+    max_line_bytes: int
+
+    @property
+    def uses_external_warehouse(self) -> bool:
+        """True when the user pointed growthflow at a server it must not start."""
+        return bool(self.warehouse_url) or bool(os.environ.get("PGHOST"))
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.home / "credentials.env"
+
+
+def load_settings() -> Settings:
+    home = _path_env("GROWTHFLOW_HOME", PROJECT_ROOT / ".local")
+    return Settings(
+        home=home,
+        landing_root=_path_env("GROWTHFLOW_LANDING_ROOT", home / "landing"),
+        truth_root=_path_env("GROWTHFLOW_TRUTH_ROOT", home / "truth"),
+        artifacts_dir=_path_env("GROWTHFLOW_ARTIFACTS_DIR", home / "artifacts"),
+        pg_port=_int_env("GROWTHFLOW_PG_PORT", DEFAULT_PG_PORT),
+        pg_bin_dir=os.environ.get("GROWTHFLOW_PG_BIN") or None,
+        pg_os_user=os.environ.get("GROWTHFLOW_PG_OS_USER", "postgres"),
+        warehouse_url=os.environ.get("WAREHOUSE_URL") or None,
+        admin_url=os.environ.get("GROWTHFLOW_ADMIN_URL") or None,
+        airflow_database_url=os.environ.get("AIRFLOW_DATABASE_URL") or None,
+        airflow_port=_int_env("GROWTHFLOW_AIRFLOW_PORT", DEFAULT_AIRFLOW_PORT),
+        max_line_bytes=_int_env("GROWTHFLOW_MAX_LINE_BYTES", 1_048_576),
+    )
