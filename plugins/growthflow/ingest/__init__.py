@@ -1,0 +1,1 @@
+"""Landing raw logs in the warehouse: read, validate, COPY, quarantine, audit."""
