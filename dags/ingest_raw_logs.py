@@ -1,0 +1,65 @@
+"""
+### Ingest raw logs
+
+Lands one delivery date of every source in the warehouse's `raw` schema.
+
+**Reads** `$GROWTHFLOW_LANDING_ROOT/<source>/dt=<delivery date>/` (events, payments,
+ad_spend, campaigns) once the partition's `_SUCCESS` marker exists.
+**Writes** `raw.events`, `raw.payments`, `raw.ad_spend`, `raw.campaigns` (one partition
+per delivery date), bad lines to `raw.quarantine` with a reason, and per-file counts
+to `raw.load_audit`. Each raw table is published as an Asset.
+
+**Schedule**: daily at 10:00 Asia/Seoul, for the previous day's deliveries.
+The sensor waits up to 6 hours for a late partition, then fails with one alert.
+
+**Rerun a date**: clear the run in the UI, or trigger with the `delivery_date`
+param (`bin/growthflow airflow dags trigger ingest_raw_logs -c '{"delivery_date": "2026-09-14"}'`).
+A rerun replaces that date's rows in one transaction.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import CronTriggerTimetable, Param, PokeReturnValue, dag, task
+
+from growthflow.airflow_support import DEFAULT_ARGS, run_delivery_date, warehouse_conninfo
+from growthflow.assets import RAW_ASSETS
+from growthflow.landing import SOURCES
+
+
+@dag(
+    dag_id="ingest_raw_logs",
+    schedule=CronTriggerTimetable("0 10 * * *", timezone="Asia/Seoul"),
+    start_date=pendulum.datetime(2020, 1, 1, tz="Asia/Seoul"),
+    catchup=False,
+    max_active_runs=4,
+    default_args=DEFAULT_ARGS,
+    tags=["growthflow", "ingest", "raw"],
+    doc_md=__doc__,
+    params={"delivery_date": Param(None, type=["null", "string"], format="date",
+                                   description="Delivery date to (re)load; empty = the day before the run")},
+)
+def ingest_raw_logs():
+    @task.sensor(task_id="wait_for_partitions", poke_interval=60, timeout=6 * 3600, mode="reschedule")
+    def wait_for_partitions(**context) -> PokeReturnValue:
+        from growthflow.ingest.tasks import missing_partitions
+
+        day = run_delivery_date(context)
+        missing = missing_partitions(day)
+        if missing:
+            print(f"waiting for {day}: no _SUCCESS yet in {', '.join(missing)}")
+        return PokeReturnValue(is_done=not missing, xcom_value=day.isoformat())
+
+    ready = wait_for_partitions()
+    for source in SOURCES:
+
+        @task(task_id=f"load_{source}", outlets=[RAW_ASSETS[source]])
+        def load(delivery_date: str, source: str = source, **context) -> dict:
+            from growthflow.ingest.tasks import load_delivery
+
+            return load_delivery(warehouse_conninfo(), source, delivery_date, run_id=context["run_id"])
+
+        load(ready)
+
+
+ingest_raw_logs()

@@ -1,0 +1,61 @@
+"""What every growthflow DAG shares: default arguments, the warehouse
+connection, and how a run's logical date maps to the data it processes.
+
+This is the only growthflow module (with ``assets``) that imports Airflow;
+DAG files import it and call plain functions from the rest of the package.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from datetime import timedelta
+from urllib.parse import quote
+
+import pendulum
+
+from growthflow.alerts import notify_failure
+from growthflow.config import WAREHOUSE_CONN_ID
+
+BUSINESS_TZ = "Asia/Seoul"
+
+DEFAULT_ARGS = {
+    "owner": "growth-data",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": True,
+    "on_failure_callback": notify_failure,
+}
+
+
+def warehouse_conninfo(conn_id: str = WAREHOUSE_CONN_ID) -> str:
+    """A libpq URL built from the Airflow connection (env: AIRFLOW_CONN_GROWTHFLOW_WAREHOUSE)."""
+    from airflow.sdk import BaseHook
+
+    conn = BaseHook.get_connection(conn_id)
+    auth = ""
+    if conn.login:
+        auth = quote(conn.login, safe="")
+        if conn.password:
+            auth += ":" + quote(conn.password, safe="")
+        auth += "@"
+    host = conn.host or "localhost"
+    port = f":{conn.port}" if conn.port else ""
+    return f"postgresql://{auth}{host}{port}/{conn.schema or 'growthflow'}"
+
+
+def delivery_date_for(logical_date: dt.datetime) -> dt.date:
+    """The delivery date a daily run processes: the Seoul day before the run's day.
+
+    The ingest DAG triggers at 10:00 Asia/Seoul (01:00 UTC), after the previous
+    UTC day's partitions are complete, so the run of Seoul day D loads D-1.
+    """
+    seoul_day = pendulum.instance(logical_date).in_timezone(BUSINESS_TZ).date()
+    return seoul_day - dt.timedelta(days=1)
+
+
+def run_delivery_date(context) -> dt.date:
+    """The ``delivery_date`` param if given (reruns of any date), else from the logical date."""
+    override = (context.get("params") or {}).get("delivery_date")
+    if override:
+        return dt.date.fromisoformat(str(override))
+    return delivery_date_for(context["logical_date"])

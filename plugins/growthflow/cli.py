@@ -1,0 +1,312 @@
+"""``growthflow``: set up, run and inspect the pipeline.
+
+Run through ``bin/growthflow`` (which first syncs the locked environment).
+Every failure the user can fix prints one line saying what and how, and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from growthflow.config import PROJECT_ROOT, load_settings
+from growthflow.errors import GrowthflowError
+
+log = logging.getLogger("growthflow")
+
+
+def say(message: str) -> None:
+    print(f"growthflow: {message}", flush=True)
+
+
+# -- warehouse ---------------------------------------------------------------------
+def ensure_warehouse(quiet: bool = False) -> tuple[object, bool]:
+    """Start (local) or reach (external) the warehouse, create roles, migrate. Returns (targets, started)."""
+    from growthflow.localpg import Credentials, LocalCluster
+    from growthflow.migrate import migrate
+    from growthflow.warehouse import bootstrap_roles_and_databases, resolve_targets
+
+    settings = load_settings()
+    targets = resolve_targets(settings)
+    started = False
+    if targets.local:
+        cluster = LocalCluster(settings)
+        started = cluster.start()
+        if started and not quiet:
+            say(f"started the local PostgreSQL on 127.0.0.1:{settings.pg_port} (data in {cluster.data_dir})")
+        bootstrap_roles_and_databases(targets.admin_conninfo, Credentials.load_or_create(settings.credentials_file))
+    elif targets.admin_conninfo:
+        from growthflow.localpg import Credentials
+
+        bootstrap_roles_and_databases(targets.admin_conninfo, Credentials.load_or_create(settings.credentials_file))
+    applied = migrate(targets.owner_url)
+    if applied and not quiet:
+        say(f"applied warehouse migrations {', '.join(applied)}")
+    return targets, started
+
+
+def cmd_warehouse(args) -> int:
+    from growthflow.localpg import LocalCluster
+    from growthflow.warehouse import redact, resolve_targets
+
+    settings = load_settings()
+    targets = resolve_targets(settings)
+    cluster = LocalCluster(settings)
+    if args.action == "start":
+        ensure_warehouse()
+        say(f"warehouse ready: {redact(targets.owner_url) or 'PG* environment'}")
+    elif args.action == "stop":
+        if not targets.local:
+            say("WAREHOUSE_URL is set: growthflow does not manage that server")
+        else:
+            say("stopped the local PostgreSQL" if cluster.stop() else "the local PostgreSQL was not running")
+    elif args.action == "status":
+        if not targets.local:
+            say(f"external warehouse {redact(targets.owner_url)}")
+        else:
+            state = "running" if cluster.is_running() else "stopped"
+            say(f"local PostgreSQL {state} on 127.0.0.1:{settings.pg_port}, data in {cluster.data_dir}")
+    elif args.action == "migrate":
+        ensure_warehouse()
+    elif args.action == "url":
+        url = targets.bi_url if args.bi else targets.owner_url
+        print(url if args.show_password else redact(url or ""))
+    elif args.action == "psql":
+        url = targets.bi_url if args.bi else targets.owner_url
+        os.execvp("psql", ["psql", url])
+    return 0
+
+
+# -- generator ---------------------------------------------------------------------
+def default_demo_range(days: int) -> tuple[dt.date, int]:
+    """Demo range ending yesterday (UTC): the newest scheduled run then has data."""
+    end = dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=1)
+    return end - dt.timedelta(days=days - 1), days
+
+
+def cmd_generate(args) -> int:
+    from growthflow.generator.generate import generate
+    from growthflow.generator.settings import GeneratorSettings
+
+    settings = load_settings()
+    start = args.start or default_demo_range(args.days)[0]
+    gen = GeneratorSettings(start=start, days=args.days, seed=args.seed, daily_new_users=args.daily_new_users,
+                            campaigns=args.campaigns, event_files_per_day=args.event_files_per_day,
+                            missing_partitions=tuple(args.missing_partition or ()))
+    if args.channels:
+        gen.channels = tuple(args.channels.split(","))
+    gen = gen.scaled_defects(0.0 if args.no_defects else args.defect_scale)
+    landing = Path(args.landing or settings.landing_root)
+    truth = Path(args.truth or settings.truth_root)
+    say(f"generating {gen.days} days from {gen.start} (seed {gen.seed}) into {landing}")
+    progress = say if args.verbose else _every(10, gen.days)
+    report = generate(gen, landing, truth, progress=progress)
+    say(report.summary())
+    say(f"ground truth and the defect manifest are in {truth}")
+    return 0
+
+
+def _every(n: int, total: int):
+    count = {"i": 0}
+
+    def progress(message: str) -> None:
+        count["i"] += 1
+        if count["i"] % n == 0 or count["i"] == total:
+            say(message)
+
+    return progress
+
+
+def _channels_ok(value: str) -> str:
+    from growthflow.generator.settings import PAID_CHANNELS
+
+    unknown = [c for c in value.split(",") if c not in PAID_CHANNELS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown channel(s) {unknown}; choose from {','.join(PAID_CHANNELS)}")
+    return value
+
+
+# -- loading without Airflow ----------------------------------------------------------
+def cmd_load(args) -> int:
+    from growthflow.ingest.tasks import load_delivery
+    from growthflow.landing import SOURCES
+
+    targets, _ = ensure_warehouse(quiet=True)
+    for source in ([args.source] if args.source != "all" else SOURCES):
+        load_delivery(targets.owner_url, source, args.date)
+    return 0
+
+
+def cmd_summary(args) -> int:
+    from growthflow.summary import load_summary
+    from growthflow.warehouse import resolve_targets
+
+    print(load_summary(resolve_targets(load_settings()).owner_url, args.start, args.end))
+    return 0
+
+
+# -- Airflow -------------------------------------------------------------------------
+def _airflow_env():
+    from growthflow.airflow_env import airflow_environment, migrate_metadata
+
+    settings = load_settings()
+    targets, _ = ensure_warehouse(quiet=True)
+    env = airflow_environment(settings, targets)
+    if migrate_metadata(settings, env):
+        say("migrated the Airflow metadata database")
+    return settings, env
+
+
+def cmd_airflow(args) -> int:
+    from growthflow.airflow_env import airflow_cli
+
+    _, env = _airflow_env()
+    os.execvpe(airflow_cli(env)[0], [*airflow_cli(env), *args.args], env)
+
+
+def cmd_up(args) -> int:
+    from growthflow.airflow_env import ADMIN_USER, admin_password, start_stack
+
+    settings, env = _airflow_env()
+    say("starting Airflow (api-server, scheduler, dag-processor, triggerer)...")
+    url = start_stack(settings, env)
+    say(f"Airflow UI: {url}  login: {ADMIN_USER} / {admin_password(settings)}")
+    say("stop it with: bin/growthflow down")
+    return 0
+
+
+def cmd_down(args) -> int:
+    from growthflow.airflow_env import stop_stack
+
+    settings = load_settings()
+    stopped = stop_stack(settings)
+    say(f"stopped Airflow {', '.join(stopped)}" if stopped else "Airflow was not running")
+    if args.all:
+        from growthflow.localpg import LocalCluster
+
+        if LocalCluster(settings).stop():
+            say("stopped the local PostgreSQL")
+    return 0
+
+
+def cmd_setup(args) -> int:
+    started = time.monotonic()
+    _airflow_env()
+    say(f"setup complete in {time.monotonic() - started:.0f}s")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from growthflow.demo import run_demo
+
+    return run_demo(args)
+
+
+def cmd_test(args) -> int:
+    """Start what the tests need, run pytest, stop what was started."""
+    from growthflow.localpg import LocalCluster
+
+    settings = load_settings()
+    _, started = ensure_warehouse()
+    _airflow_env()
+    try:
+        return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=PROJECT_ROOT)
+    finally:
+        if started:
+            LocalCluster(settings).stop()
+            say("stopped the local PostgreSQL started for the tests")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="growthflow",
+        description="growthflow: raw logs -> PostgreSQL warehouse -> dbt marts -> data-quality checks -> LTV forecasts.",
+        epilog="Main commands: `bin/growthflow demo` (set up and run everything), `bin/growthflow test`.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="more progress output")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("demo", help="set up, generate the demo range and run the pipeline through Airflow")
+    p.add_argument("--days", type=int, default=int(os.environ.get("GROWTHFLOW_DEMO_DAYS", "60")),
+                   help="days of raw logs to generate and process (default 60, env GROWTHFLOW_DEMO_DAYS)")
+    p.add_argument("--daily-new-users", type=int, default=1000, help="installs per day (default 1000)")
+    p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
+    p.add_argument("--skip-generate", action="store_true", help="reuse the landing zone already generated")
+    p.add_argument("--stop-after", action="store_true", help="stop Airflow at the end instead of leaving the UI up")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("test", help="start the local services, run the test suite, stop them")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments (e.g. -k ingest)")
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("setup", help="start the warehouse, create roles and schemas, migrate Airflow's database")
+    p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("warehouse", help="manage the warehouse (local PostgreSQL by default)")
+    p.add_argument("action", choices=["start", "stop", "status", "migrate", "url", "psql"])
+    p.add_argument("--bi", action="store_true", help="use the read-only bi_reader login (url, psql)")
+    p.add_argument("--show-password", action="store_true", help="print the URL with its password (url)")
+    p.set_defaults(func=cmd_warehouse)
+
+    p = sub.add_parser("generate", help="write synthetic raw logs (landing zone) and their ground truth")
+    p.add_argument("--start", type=dt.date.fromisoformat, help="first delivery date (default: DAYS before yesterday)")
+    p.add_argument("--days", type=int, default=60, help="number of delivery dates (default 60)")
+    p.add_argument("--seed", type=int, default=7, help="random seed; same seed, same files (default 7)")
+    p.add_argument("--daily-new-users", type=int, default=1000, help="installs per day (default 1000)")
+    p.add_argument("--campaigns", type=int, default=12, help="paid campaigns (default 12)")
+    p.add_argument("--channels", type=_channels_ok, help="comma-separated paid channels (default all five)")
+    p.add_argument("--event-files-per-day", type=int, default=4, help="event files per delivery date (default 4)")
+    p.add_argument("--defect-scale", type=float, default=1.0, help="multiply every defect rate (default 1)")
+    p.add_argument("--no-defects", action="store_true", help="clean data: every defect rate 0")
+    p.add_argument("--missing-partition", type=dt.date.fromisoformat, action="append",
+                   help="a delivery date that never arrives (no _SUCCESS); repeatable")
+    p.add_argument("--landing", help="landing root (default GROWTHFLOW_LANDING_ROOT)")
+    p.add_argument("--truth", help="ground-truth folder (default GROWTHFLOW_TRUTH_ROOT)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("load", help="load one delivery date without Airflow (operations, debugging)")
+    p.add_argument("source", choices=["events", "payments", "ad_spend", "campaigns", "all"])
+    p.add_argument("date", type=dt.date.fromisoformat, help="delivery date YYYY-MM-DD")
+    p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("summary", help="per source and day: lines loaded and quarantined, by reason")
+    p.add_argument("--start", type=dt.date.fromisoformat)
+    p.add_argument("--end", type=dt.date.fromisoformat)
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("up", help="start the Airflow UI stack in the background and print its URL and login")
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("down", help="stop the Airflow stack started by `up` or `demo`")
+    p.add_argument("--all", action="store_true", help="also stop the local PostgreSQL")
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("airflow", help="run the airflow CLI with growthflow's environment",
+                       prefix_chars="\0")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_airflow)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args) or 0
+    except GrowthflowError as exc:
+        print(f"growthflow: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("growthflow: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""The main command: set up, generate the demo range, run the DAGs through the
+real Airflow scheduler, and print what happened.
+
+DAGs run as Airflow runs them in production (a scheduler, LocalExecutor, a
+backfill over the range), not by calling task functions directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pendulum
+
+from growthflow.config import load_settings
+from growthflow.errors import GrowthflowError
+
+INGEST_DAG = "ingest_raw_logs"
+INGEST_TRIGGER_UTC_HOUR = 1  # 10:00 Asia/Seoul
+
+
+def say(message: str) -> None:
+    print(f"growthflow: {message}", flush=True)
+
+
+def latest_complete_delivery_date(now: dt.datetime | None = None) -> dt.date:
+    """The newest delivery date whose scheduled ingest run has already been due."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    trigger_day = now.date() if now.hour >= INGEST_TRIGGER_UTC_HOUR else now.date() - dt.timedelta(days=1)
+    return trigger_day - dt.timedelta(days=1)
+
+
+def _run_window(start: dt.date, end: dt.date) -> tuple[str, str]:
+    """Logical dates of the ingest runs that process delivery dates start..end."""
+    first = pendulum.datetime(start.year, start.month, start.day, tz="UTC").add(days=1)
+    last = pendulum.datetime(end.year, end.month, end.day, tz="UTC").add(days=1, hours=23, minutes=59)
+    return first.to_iso8601_string(), last.to_iso8601_string()
+
+
+def follow_runs(api, dag_id: str, window: tuple[str, str], expected: int, timeout: float = 3600) -> dict:
+    """Print progress until every run in the window has finished; return counts by state."""
+    started = time.monotonic()
+    last_line = ""
+    while True:
+        runs = api.dag_runs(dag_id, *window)
+        states: dict[str, int] = {}
+        for run in runs:
+            states[run["state"]] = states.get(run["state"], 0) + 1
+        done = states.get("success", 0) + states.get("failed", 0)
+        line = (f"{dag_id}: {done}/{expected} runs finished ({states.get('success', 0)} ok, "
+                f"{states.get('failed', 0)} failed, {states.get('running', 0) + states.get('queued', 0)} in progress)")
+        if line != last_line:
+            say(f"{line} after {time.monotonic() - started:.0f}s")
+            last_line = line
+        if len(runs) >= expected and done == len(runs):
+            return {"states": states, "runs": runs}
+        if time.monotonic() - started > timeout:
+            raise GrowthflowError(f"{dag_id} did not finish within {timeout:.0f}s; see the Airflow UI")
+        time.sleep(5)
+
+
+def run_demo(args) -> int:
+    from growthflow.airflow_api import AirflowAPI
+    from growthflow.airflow_env import ADMIN_USER, admin_password, start_stack
+    from growthflow.cli import _airflow_env
+    from growthflow.generator.generate import generate
+    from growthflow.generator.settings import GeneratorSettings
+    from growthflow.summary import load_summary
+    from growthflow.warehouse import resolve_targets
+
+    began = time.monotonic()
+    settings, env = _airflow_env()
+    end = latest_complete_delivery_date()
+    start = end - dt.timedelta(days=args.days - 1)
+    if not args.skip_generate:
+        gen = GeneratorSettings(start=start, days=args.days, seed=args.seed, daily_new_users=args.daily_new_users)
+        say(f"generating raw logs for {start} .. {end} into {settings.landing_root}")
+        report = generate(gen, settings.landing_root, settings.truth_root)
+        say(report.summary())
+
+    say("starting Airflow (api-server, scheduler, dag-processor, triggerer)...")
+    url = start_stack(settings, env)
+    api = AirflowAPI(url, ADMIN_USER, admin_password(settings))
+    api.wait_for_dag(INGEST_DAG)
+    errors = api.import_errors()
+    if errors:
+        raise GrowthflowError(f"DAG import error in {errors[0].get('filename')}: "
+                              f"{errors[0].get('stack_trace', '').strip().splitlines()[-1]}")
+    api.set_paused(INGEST_DAG, False)
+    window = _run_window(start, end)
+    api.create_backfill(INGEST_DAG, *window)
+    say(f"backfill of {INGEST_DAG} created for {args.days} delivery dates; following it "
+        f"(watch it live at {url}/dags/{INGEST_DAG})")
+    result = follow_runs(api, INGEST_DAG, window, expected=args.days)
+
+    targets = resolve_targets(settings)
+    print()
+    print(load_summary(targets.owner_url, start, end))
+    print()
+    failed = result["states"].get("failed", 0)
+    if failed:
+        say(f"{failed} run(s) failed: open {url}/dags/{INGEST_DAG} to see which task and why")
+    say(f"done in {time.monotonic() - began:.0f}s")
+    say(f"Airflow UI: {url}  login: {ADMIN_USER} / {admin_password(settings)}")
+    say("stop everything with: bin/growthflow down --all")
+    if args.stop_after:
+        from growthflow.airflow_env import stop_stack
+
+        stop_stack(settings)
+    return 1 if failed else 0

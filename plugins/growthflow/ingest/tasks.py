@@ -1,0 +1,28 @@
+"""Entry points the ingest DAG calls; plain functions, testable without Airflow."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from growthflow.config import load_settings
+from growthflow.ingest.loader import load_partition
+from growthflow.landing import SOURCES, partition_dir, partition_ready
+
+
+def missing_partitions(delivery_date: dt.date) -> list[str]:
+    """Partitions of ``delivery_date`` that are not complete yet (no ``_SUCCESS``)."""
+    settings = load_settings()
+    return [str(partition_dir(settings.landing_root, source, delivery_date))
+            for source in SOURCES if not partition_ready(settings.landing_root, source, delivery_date)]
+
+
+def load_delivery(conninfo: str, source: str, delivery_date: str | dt.date, run_id: str | None = None) -> dict:
+    """Load one source's partition and return its counts (kept as the task's XCom)."""
+    settings = load_settings()
+    day = dt.date.fromisoformat(str(delivery_date))
+    result = load_partition(conninfo, source, day, settings.landing_root, run_id=run_id,
+                            max_line_bytes=settings.max_line_bytes)
+    print(result.summary())
+    return {"source": source, "delivery_date": day.isoformat(), "files": len(result.files),
+            "lines_read": result.lines_read, "rows_loaded": result.rows_loaded,
+            "rows_quarantined": result.rows_quarantined, "reasons": dict(result.reasons)}

@@ -1,0 +1,50 @@
+"""Readable summaries of what the pipeline did, for the end of the main command."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from growthflow.landing import SOURCES
+from growthflow.warehouse import connect
+
+
+def load_summary(conninfo: str, start: dt.date | None = None, end: dt.date | None = None) -> str:
+    """Per delivery date: loaded/quarantined per source; then quarantine reasons per source."""
+    where, params = "", []
+    if start and end:
+        where, params = "WHERE delivery_date BETWEEN %s AND %s", [start, end]
+    with connect(conninfo) as conn:
+        rows = conn.execute(
+            f"SELECT delivery_date, source, lines_read, rows_loaded, rows_quarantined FROM raw.partition_loads {where}"
+            " ORDER BY delivery_date, source", params).fetchall()
+        reasons = conn.execute(
+            f"SELECT source, reason, count(*) FROM raw.quarantine {where} GROUP BY 1, 2 ORDER BY 1, 3 DESC",
+            params).fetchall()
+    if not rows:
+        return "nothing loaded yet"
+    by_day: dict[dt.date, dict[str, tuple[int, int, int]]] = {}
+    for day, source, lines, loaded, quarantined in rows:
+        by_day.setdefault(day, {})[source] = (lines, loaded, quarantined)
+    width = 25
+    out = ["delivery date  " + "".join(f"{s + ' loaded/quar.':>{width}}" for s in SOURCES)]
+    totals = {s: [0, 0, 0] for s in SOURCES}
+    for day in sorted(by_day):
+        cells = []
+        for source in SOURCES:
+            if source in by_day[day]:
+                lines, loaded, quarantined = by_day[day][source]
+                for i, value in enumerate((lines, loaded, quarantined)):
+                    totals[source][i] += value
+                cells.append(f"{loaded:,}/{quarantined:,}".rjust(width))
+            else:
+                cells.append("missing".rjust(width))
+        out.append(f"{day}     " + "".join(cells))
+    out.append("total          " + "".join(f"{totals[s][1]:,}/{totals[s][2]:,}".rjust(width) for s in SOURCES))
+    out.append("")
+    out.append("lines read = loaded + quarantined for every file (checked at load, and by a constraint)")
+    by_source: dict[str, list[str]] = {}
+    for source, reason, count in reasons:
+        by_source.setdefault(source, []).append(f"{reason} {count:,}")
+    for source in SOURCES:
+        out.append(f"quarantined {source}: {', '.join(by_source.get(source, ['none']))}")
+    return "\n".join(out)
