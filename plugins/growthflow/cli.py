@@ -214,9 +214,9 @@ def cmd_test(args) -> int:
 
     settings = load_settings()
     _, started = ensure_warehouse()
-    _airflow_env()
+    _, env = _airflow_env()  # tests run `airflow` for real, against the project-local metadata DB
     try:
-        return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=PROJECT_ROOT)
+        return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=PROJECT_ROOT, env=env)
     finally:
         if started:
             LocalCluster(settings).stop()

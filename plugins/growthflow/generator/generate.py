@@ -58,6 +58,13 @@ def _write_gzip(path: Path, lines: list[bytes]) -> None:
         gz.write(b"".join(line + b"\n" for line in lines))
 
 
+def _gzip_text(path: Path) -> io.TextIOWrapper:
+    """A gzip text writer with no timestamp in its header, so equal content gives equal bytes."""
+    raw = gzip.GzipFile(filename="", mode="wb", fileobj=open(path, "wb"), compresslevel=GZIP_LEVEL, mtime=0)
+    raw.myfileobj = raw.fileobj  # close the underlying file with the gzip stream
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
 def _merge(real: list[Line], extras: list[tuple[float, Line]], rng: np.random.Generator) -> list[Line]:
     """Place extra lines among real ones at the given fractional positions."""
     if not extras:
@@ -88,8 +95,8 @@ class Writer:
             if folder.exists():
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
-        with gzip.open(self.truth / "users.csv.gz", "wt", compresslevel=GZIP_LEVEL, newline="") as users_out, \
-                gzip.open(self.truth / "purchases.csv.gz", "wt", compresslevel=GZIP_LEVEL, newline="") as pays_out, \
+        with _gzip_text(self.truth / "users.csv.gz") as users_out, \
+                _gzip_text(self.truth / "purchases.csv.gz") as pays_out, \
                 open(self.truth / "defects.jsonl", "w") as manifest:
             self._manifest = manifest
             users_csv, pays_csv = csv.writer(users_out), csv.writer(pays_out)
@@ -165,7 +172,7 @@ class Writer:
         slots = ((out.received - epoch(day)) // 3600 * self.s.event_files_per_day // 24).astype(int)
         rng = self.defects.rng
         carried, self._carry["events"] = self._carry["events"], []
-        written: list[tuple[str, list[Line]]] = []
+        delivered: list[bytes] = []
         for slot in range(self.s.event_files_per_day):
             idx = np.flatnonzero(slots == slot)
             real = [Line(real_all[i]) for i in idx]
@@ -190,10 +197,11 @@ class Writer:
             _write_gzip(folder / name, [line.data for line in lines])
             self._record("events", day, name, lines)
             self.report.lines["events"] += len(lines)
-            written.append((name, [line for line in lines if line.kind is None]))
-        if real_all and self.defects.happens("truncated_gzip"):
+            # Real records as delivered (text injections included): what a re-sent chunk repeats.
+            delivered.extend(line.data for line in real)
+        if delivered and self.defects.happens("truncated_gzip"):
             self._write_truncated_chunk("events", day, folder, "events-2300-{seq:03d}.jsonl.gz",
-                                        self.s.event_files_per_day + 1, real_all, "event_id")
+                                        self.s.event_files_per_day + 1, delivered, "event_id")
         (folder / SUCCESS_MARKER).touch()
 
     def _write_truncated_chunk(self, source, day, folder, pattern, seq, real_all, id_field) -> None:

@@ -33,10 +33,10 @@ DEFAULT_DEFECT_RATES: dict[str, float] = {
     "oversized_line": 0.05,
     "truncated_gzip": 0.05,
     # CSV, per row
-    "wrong_column_count": 0.01,
-    "non_numeric_spend": 0.01,
-    "negative_spend": 0.01,
-    "unknown_campaign": 0.01,
+    "wrong_column_count": 0.02,
+    "non_numeric_spend": 0.02,
+    "negative_spend": 0.02,
+    "unknown_campaign": 0.02,
 }
 
 

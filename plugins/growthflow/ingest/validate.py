@@ -42,6 +42,12 @@ class JsonLineValidator:
         except msgspec.ValidationError as exc:
             return _classify_validation(str(exc))
         except msgspec.DecodeError as exc:
+            if b"\\u" in data:
+                # msgspec rejects unpaired surrogate escapes that JSON's grammar allows:
+                # tell "valid JSON PostgreSQL cannot store" apart from broken JSON.
+                verdict = _unstorable_escape(data)
+                if verdict and verdict[0] == "unstorable_text":
+                    return verdict
             return "invalid_json", str(exc)
         if self._extra is not None:
             verdict = self._extra(record)
