@@ -35,6 +35,7 @@ from growthflow.ingest.reader import Break, iter_lines
 from growthflow.landing import SUCCESS_MARKER, partition_dir
 
 GZIP_LEVEL = 1  # fast; files are re-read once by the loader
+CHUNK_EVENTS = 50_000  # events rendered at once: bounds the generator's memory
 
 
 @dataclass
@@ -52,6 +53,13 @@ class GenerationReport:
                 f"{sum(self.defects.values()):,} injected defects in {self.seconds:.1f}s")
 
 
+def _gzip_binary(path: Path) -> gzip.GzipFile:
+    """A gzip writer with no name or timestamp in its header: equal content, equal bytes."""
+    raw = gzip.GzipFile(filename="", mode="wb", fileobj=open(path, "wb"), compresslevel=GZIP_LEVEL, mtime=0)
+    raw.myfileobj = raw.fileobj  # closing the gzip stream closes the file
+    return raw
+
+
 def _write_gzip(path: Path, lines: list[bytes]) -> None:
     with open(path, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL,
                                                 mtime=0) as gz:
@@ -60,9 +68,7 @@ def _write_gzip(path: Path, lines: list[bytes]) -> None:
 
 def _gzip_text(path: Path) -> io.TextIOWrapper:
     """A gzip text writer with no timestamp in its header, so equal content gives equal bytes."""
-    raw = gzip.GzipFile(filename="", mode="wb", fileobj=open(path, "wb"), compresslevel=GZIP_LEVEL, mtime=0)
-    raw.myfileobj = raw.fileobj  # close the underlying file with the gzip stream
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+    return io.TextIOWrapper(_gzip_binary(path), encoding="utf-8", newline="")
 
 
 def _merge(real: list[Line], extras: list[tuple[float, Line]], rng: np.random.Generator) -> list[Line]:
@@ -117,8 +123,8 @@ class Writer:
         return self.report
 
     # -- manifest --------------------------------------------------------------------
-    def _record(self, source: str, day: dt.date, file: str, lines: list[Line]) -> None:
-        for number, line in enumerate(lines, start=1):
+    def _record(self, source: str, day: dt.date, file: str, lines: list[Line], offset: int = 0) -> None:
+        for number, line in enumerate(lines, start=offset + 1):
             if line.kind:
                 self._note(source, day, file, number, line.kind, line.key)
 
@@ -164,44 +170,52 @@ class Writer:
         return extras
 
     def _write_events(self, out: DayOutput, d: int) -> None:
+        """Events files, rendered and written in chunks so memory does not follow the day's volume."""
         ev, day = out.events, out.delivery_date
         folder = partition_dir(self.landing, "events", day)
         folder.mkdir(parents=True)
-        ids = event_ids_for(len(ev), np.random.default_rng([self.s.seed, 0x1D5, d]))
-        real_all = render_events(ev, out.received, ids, self.sim.users, self.sim.campaigns)
+        id_rng = np.random.default_rng([self.s.seed, 0x1D5, d])
         slots = ((out.received - epoch(day)) // 3600 * self.s.event_files_per_day // 24).astype(int)
         rng = self.defects.rng
         carried, self._carry["events"] = self._carry["events"], []
-        delivered: list[bytes] = []
+        resend: list[bytes] = []  # a sample of delivered records, for a re-sent (truncated) chunk
         for slot in range(self.s.event_files_per_day):
-            idx = np.flatnonzero(slots == slot)
-            real = [Line(real_all[i]) for i in idx]
-            for _ in range(self.defects.count("injection_text", len(real))):
-                i = int(rng.integers(0, len(real)))
-                if real[i].kind is None:
-                    real[i] = Line(self.defects.inject_text(real[i].data), "injection_text",
-                                   json.loads(real[i].data)["event_id"])
-            extras = self._json_extras("events", real, "event_id")
-            for kind in EVENT_ONLY:
-                for _ in range(self.defects.count(kind, len(real))):
-                    template = real[int(rng.integers(0, len(real)))].data
-                    extras.append((rng.uniform(0, len(real)), Line(self.defects.event(kind, template), kind)))
-            if real and self.defects.happens("oversized_line"):
-                extras.append((rng.uniform(0, len(real)), Line(self.defects.oversized(real[0].data, "event_id"),
-                                                                "oversized_line")))
-            if slot == 0:
-                extras += [(rng.uniform(0, max(1, len(real))), line) for line in carried]
-            lines = _merge(real, extras, rng)
             hhmm = f"{slot * 24 // self.s.event_files_per_day:02d}00"
             name = f"events-{hhmm}-{slot + 1:03d}.jsonl.gz"
-            _write_gzip(folder / name, [line.data for line in lines])
-            self._record("events", day, name, lines)
-            self.report.lines["events"] += len(lines)
-            # Real records as delivered (text injections included): what a re-sent chunk repeats.
-            delivered.extend(line.data for line in real)
-        if delivered and self.defects.happens("truncated_gzip"):
+            slot_idx = np.flatnonzero(slots == slot)
+            written = 0
+            with _gzip_binary(folder / name) as handle:
+                for first in range(0, max(1, len(slot_idx)), CHUNK_EVENTS):
+                    idx = slot_idx[first:first + CHUNK_EVENTS]
+                    ids = event_ids_for(len(idx), id_rng)
+                    real = [Line(x) for x in render_events(ev.take(idx), out.received[idx], ids, self.sim.users,
+                                                            self.sim.campaigns)]
+                    for _ in range(self.defects.count("injection_text", len(real))):
+                        i = int(rng.integers(0, len(real)))
+                        if real[i].kind is None:
+                            real[i] = Line(self.defects.inject_text(real[i].data), "injection_text",
+                                           json.loads(real[i].data)["event_id"])
+                    extras = self._json_extras("events", real, "event_id")
+                    for kind in EVENT_ONLY:
+                        for _ in range(self.defects.count(kind, len(real))):
+                            template = real[int(rng.integers(0, len(real)))].data
+                            extras.append((rng.uniform(0, len(real)), Line(self.defects.event(kind, template), kind)))
+                    if first == 0:
+                        if real and self.defects.happens("oversized_line"):
+                            extras.append((rng.uniform(0, len(real)), Line(
+                                self.defects.oversized(real[0].data, "event_id"), "oversized_line")))
+                        if slot == 0:
+                            extras += [(rng.uniform(0, max(1, len(real))), line) for line in carried]
+                    if len(resend) < 300:
+                        resend.extend(line.data for line in real[: 300 - len(resend)])
+                    lines = _merge(real, extras, rng)
+                    handle.write(b"".join(line.data + b"\n" for line in lines))
+                    self._record("events", day, name, lines, offset=written)
+                    written += len(lines)
+            self.report.lines["events"] += written
+        if resend and self.defects.happens("truncated_gzip"):
             self._write_truncated_chunk("events", day, folder, "events-2300-{seq:03d}.jsonl.gz",
-                                        self.s.event_files_per_day + 1, delivered, "event_id")
+                                        self.s.event_files_per_day + 1, resend, "event_id")
         (folder / SUCCESS_MARKER).touch()
 
     def _write_truncated_chunk(self, source, day, folder, pattern, seq, real_all, id_field) -> None:

@@ -1,0 +1,54 @@
+"""Helpers shared by the benchmarks: a scratch warehouse database, timing, peak memory."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+import uuid
+
+import psycopg
+from psycopg import sql
+
+from growthflow.cli import ensure_warehouse
+from growthflow.config import OWNER_ROLE
+from growthflow.migrate import migrate
+from growthflow.warehouse import create_database
+
+
+@contextlib.contextmanager
+def scratch_database():
+    """A fresh, migrated warehouse database, dropped afterwards."""
+    targets, _ = ensure_warehouse(quiet=True)
+    name = f"gf_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(targets.admin_conninfo, autocommit=True) as admin:
+        create_database(admin, name, OWNER_ROLE)
+    url = targets.owner_url.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(targets.admin_conninfo, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+_PEAK = "\nimport resource as _r\nprint('PEAK_KIB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)\n"
+
+
+def run_measured(code: str) -> tuple[float, float, str]:
+    """Run Python ``code`` in a child process; return (seconds, its own peak RSS in MiB, stdout)."""
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code + _PEAK], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-2000:])
+    lines = proc.stdout.splitlines()
+    peak = int(lines[-1].split()[1]) / 1024
+    return seconds, peak, "\n".join(lines[:-1])
+
+
+def table(rows: list[tuple], header: tuple) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda r: "  ".join(str(v).rjust(w) for v, w in zip(r, widths))  # noqa: E731
+    return "\n".join([line(header), line(tuple("-" * w for w in widths)), *map(line, rows)])
