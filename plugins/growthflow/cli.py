@@ -241,8 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stop-after", action="store_true", help="stop Airflow at the end instead of leaving the UI up")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("test", help="start the local services, run the test suite, stop them")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra pytest arguments (e.g. -k ingest)")
+    p = sub.add_parser("test", help="start the local services, run the test suite, stop them",
+                       description="Start the local services, run pytest, stop what was started. "
+                                   "Arguments after `test` go to pytest unchanged, e.g. `test -k loader -x`.")
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("setup", help="start the warehouse, create roles and schemas, migrate Airflow's database")
@@ -295,11 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if argv[:1] == ["test"] and argv[1:] not in (["-h"], ["--help"]):
+        argv, pytest_args = ["test"], argv[1:]  # everything after `test` goes to pytest as is
+    args = parser.parse_args(argv)
     if args.command == "test":
-        args.pytest_args = [*args.pytest_args, *extra]  # everything unknown goes to pytest
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.pytest_args = pytest_args
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
