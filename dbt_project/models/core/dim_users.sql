@@ -1,0 +1,106 @@
+{{ config(indexes=[{'columns': ['anonymous_id'], 'unique': true}, {'columns': ['user_id']}]) }}
+
+with
+
+funnel as (
+
+    select * from {{ ref('int_acquisition_events') }}
+
+),
+
+installs as (
+
+    -- First touch: the earliest install of a device carries its campaign.
+    select distinct on (anonymous_id)
+        anonymous_id,
+        event_at as installed_at,
+        event_date as install_date,
+        campaign_id,
+        channel,
+        platform
+
+    from funnel
+    where event_name = 'app_install'
+    order by anonymous_id, event_at, event_id
+
+),
+
+signups as (
+
+    -- The signup event links the device (anonymous_id) to the account (user_id).
+    select distinct on (anonymous_id)
+        anonymous_id,
+        user_id,
+        event_at as signed_up_at,
+        event_date as signup_date,
+        campaign_id,
+        channel,
+        platform
+
+    from funnel
+    where event_name = 'signup'
+    order by anonymous_id, event_at, event_id
+
+),
+
+later_steps as (
+
+    select
+        anonymous_id,
+        min(event_at) filter (where event_name = 'profile_completed') as profile_completed_at,
+        min(event_at) filter (where event_name = 'checkout_started') as first_checkout_at
+
+    from funnel
+    where event_name in ('profile_completed', 'checkout_started')
+    group by 1
+
+),
+
+first_charges as (
+
+    select
+        user_id,
+        min(occurred_at) as first_purchase_at
+
+    from {{ ref('fct_payments') }}
+    where payment_type = 'charge'
+    group by 1
+
+),
+
+devices as (
+
+    select anonymous_id from installs
+    union
+    select anonymous_id from signups
+
+),
+
+final as (
+
+    select
+        devices.anonymous_id,
+        signups.user_id,
+        coalesce(installs.campaign_id, signups.campaign_id) as acquisition_campaign_id,
+        coalesce(installs.channel, signups.channel, 'organic') as acquisition_channel,
+        coalesce(installs.platform, signups.platform) as platform,
+        installs.installed_at,
+        coalesce(installs.install_date, signups.signup_date) as install_date,
+        {{ week_of('coalesce(installs.install_date, signups.signup_date)') }} as install_week,
+        signups.signed_up_at,
+        signups.signup_date,
+        later_steps.profile_completed_at,
+        {{ seoul_date('later_steps.profile_completed_at') }} as profile_completed_date,
+        later_steps.first_checkout_at,
+        first_charges.first_purchase_at,
+        {{ seoul_date('first_charges.first_purchase_at') }} as first_purchase_date
+
+    from devices
+    left join installs on devices.anonymous_id = installs.anonymous_id
+    left join signups on devices.anonymous_id = signups.anonymous_id
+    left join later_steps on devices.anonymous_id = later_steps.anonymous_id
+    left join first_charges on signups.user_id = first_charges.user_id
+
+)
+
+select * from final

@@ -1,0 +1,34 @@
+-- depends_on: {{ ref('int_acquisition_events') }}
+-- depends_on: {{ ref('fct_events') }}
+{{ config(
+    schema='staging',
+    grants={},
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_week in (select " ~ week_of('event_date') ~ " from ({{ activity_affected_dates() }}) as affected){% else %}select 1{% endif %}",
+    indexes=[{'columns': ['activity_week']}, {'columns': ['max_delivery_date']}],
+    on_schema_change='fail',
+) }}
+
+with
+
+daily as (
+
+    select * from {{ ref('int_user_activity_daily') }}
+    {% if is_incremental() %}
+    where activity_week in (
+        select {{ week_of('event_date') }} from ({{ activity_affected_dates() }}) as affected
+    )
+    {% endif %}
+
+)
+
+select
+    actor_id,
+    activity_week,
+    count(*) as active_days,
+    sum(events) as events,
+    max(max_delivery_date) as max_delivery_date
+
+from daily
+group by 1, 2

@@ -1,0 +1,47 @@
+"""Running the dbt project against a warehouse URL.
+
+The profile (``dbt_project/profiles.yml``) reads ``GROWTHFLOW_DBT_*`` variables;
+this module derives them from a libpq URL so every caller (CLI, tests, Airflow
+through cosmos) reaches the same warehouse the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from growthflow.config import PROJECT_ROOT
+from growthflow.errors import ConfigError
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+
+
+def dbt_env(conninfo: str) -> dict[str, str]:
+    """GROWTHFLOW_DBT_* variables for a ``postgresql://user:pw@host:port/db`` URL."""
+    if not conninfo.startswith(("postgresql://", "postgres://")):
+        raise ConfigError("dbt needs the warehouse as a postgresql:// URL; set WAREHOUSE_URL in that form")
+    parts = urlsplit(conninfo)
+    return {
+        "GROWTHFLOW_DBT_HOST": parts.hostname or "localhost",
+        "GROWTHFLOW_DBT_PORT": str(parts.port or 5432),
+        "GROWTHFLOW_DBT_USER": unquote(parts.username or ""),
+        "GROWTHFLOW_DBT_PASSWORD": unquote(parts.password or ""),
+        "GROWTHFLOW_DBT_DBNAME": parts.path.lstrip("/") or "growthflow",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_VERSION_CHECK": "false",
+    }
+
+
+def run_dbt(conninfo: str, *args: str, capture: bool = False,
+            target_path: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``dbt ARGS`` in the project against ``conninfo`` (a separate process, like cosmos)."""
+    env = {**os.environ, **dbt_env(conninfo)}
+    cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_PROJECT_DIR),
+           "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if target_path is not None:
+        cmd += ["--target-path", str(target_path)]
+    return subprocess.run(cmd, env=env, text=True, capture_output=capture, cwd=DBT_PROJECT_DIR)
