@@ -57,7 +57,10 @@ def ingest_raw_logs():
         def load(delivery_date: str, source: str = source, **context) -> dict:
             from growthflow.ingest.tasks import load_delivery
 
-            return load_delivery(warehouse_conninfo(), source, delivery_date, run_id=context["run_id"])
+            result = load_delivery(warehouse_conninfo(), source, delivery_date, run_id=context["run_id"])
+            # Downstream builds read which delivery date this asset event is about.
+            context["outlet_events"][RAW_ASSETS[source]].extra = {"delivery_date": delivery_date}
+            return result
 
         load(ready)
 

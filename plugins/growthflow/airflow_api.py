@@ -68,6 +68,10 @@ class AirflowAPI:
                                         "limit": 1000})
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}")["dag_runs"]
 
+    def recent_runs(self, dag_id: str, limit: int = 20) -> list[dict]:
+        query = urllib.parse.urlencode({"order_by": "-run_after", "limit": limit})
+        return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}")["dag_runs"]
+
     def failed_tasks(self, dag_id: str, run_id: str) -> list[str]:
         quoted = urllib.parse.quote(run_id, safe="")
         answer = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances?state=failed")

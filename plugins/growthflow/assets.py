@@ -10,3 +10,6 @@ from airflow.sdk import Asset
 from growthflow.landing import SOURCES
 
 RAW_ASSETS = {source: Asset(name=f"raw.{source}", uri=f"growthflow://warehouse/raw/{source}") for source in SOURCES}
+
+#: The dbt-built marts: updated only after the build (and its blocking checks) succeed.
+MARTS_ASSET = Asset(name="marts", uri="growthflow://warehouse/marts")

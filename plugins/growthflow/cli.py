@@ -160,7 +160,18 @@ def _airflow_env():
     env = airflow_environment(settings, targets)
     if migrate_metadata(settings, env):
         say("migrated the Airflow metadata database")
+    from growthflow.dbt_runner import ensure_manifest
+
+    if ensure_manifest(targets.owner_url):
+        say("built the dbt manifest the warehouse DAG is rendered from")
     return settings, env
+
+
+def cmd_dbt(args) -> int:
+    from growthflow.dbt_runner import run_dbt
+
+    targets, _ = ensure_warehouse(quiet=True)
+    return run_dbt(targets.owner_url, *args.args).returncode
 
 
 def cmd_airflow(args) -> int:
@@ -286,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("down", help="stop the Airflow stack started by `up` or `demo`")
     p.add_argument("--all", action="store_true", help="also stop the local PostgreSQL")
     p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("dbt", help="run dbt in dbt_project/ against the warehouse (e.g. dbt build --full-refresh)",
+                       prefix_chars="\0")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_dbt)
 
     p = sub.add_parser("airflow", help="run the airflow CLI with growthflow's environment",
                        prefix_chars="\0")

@@ -45,3 +45,30 @@ def run_dbt(conninfo: str, *args: str, capture: bool = False,
     if target_path is not None:
         cmd += ["--target-path", str(target_path)]
     return subprocess.run(cmd, env=env, text=True, capture_output=capture, cwd=DBT_PROJECT_DIR)
+
+
+def _newest_source_mtime() -> float:
+    newest = 0.0
+    for folder in ("models", "macros", "seeds", "tests"):
+        for path in (DBT_PROJECT_DIR / folder).rglob("*"):
+            if path.is_file():
+                newest = max(newest, path.stat().st_mtime)
+    for name in ("dbt_project.yml", "profiles.yml"):
+        newest = max(newest, (DBT_PROJECT_DIR / name).stat().st_mtime)
+    return newest
+
+
+def ensure_manifest(conninfo: str) -> bool:
+    """Build ``target/manifest.json`` (``dbt parse``) when missing or older than the project.
+
+    The warehouse DAG renders its tasks from this manifest (cosmos' manifest load
+    mode), so DAG parsing never has to run dbt.
+    """
+    if MANIFEST.exists() and MANIFEST.stat().st_mtime >= _newest_source_mtime():
+        return False
+    result = run_dbt(conninfo, "parse", capture=True)
+    if result.returncode != 0:
+        lines = [ln for ln in result.stdout.splitlines() if "rror" in ln] or result.stdout.splitlines()[-1:]
+        raise ConfigError(f"`dbt parse` failed: {lines[-1].strip() if lines else 'no output'}; "
+                          "run `bin/growthflow dbt parse` to see the whole message")
+    return True

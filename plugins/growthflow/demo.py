@@ -16,6 +16,8 @@ from growthflow.config import load_settings
 from growthflow.errors import GrowthflowError
 
 INGEST_DAG = "ingest_raw_logs"
+#: DAGs downstream of ingest, in data-flow order; each runs when its input Assets update.
+ASSET_CHAIN = ("build_warehouse",)
 INGEST_TRIGGER_UTC_HOUR = 1  # 10:00 Asia/Seoul
 
 
@@ -59,13 +61,39 @@ def follow_runs(api, dag_id: str, window: tuple[str, str], expected: int, timeou
         time.sleep(5)
 
 
+def follow_asset_chain(api, dag_id: str, upstream_done_at: str, timeout: float = 3600) -> dict:
+    """Wait until ``dag_id`` has caught up with every asset event up to ``upstream_done_at``.
+
+    Asset-triggered runs queue while one is active (max_active_runs=1), so the
+    DAG has caught up when its newest run was queued after the upstream work
+    finished and nothing is queued or running.
+    """
+    started = time.monotonic()
+    last_line = ""
+    while True:
+        runs = api.recent_runs(dag_id)
+        active = [r for r in runs if r["state"] in ("queued", "running")]
+        caught_up = [r for r in runs if (r.get("queued_at") or r.get("run_after") or "") >= upstream_done_at]
+        done = [r for r in runs if r["state"] in ("success", "failed")]
+        line = f"{dag_id}: {len(done)} run(s) finished, {len(active)} in progress"
+        if line != last_line:
+            say(f"{line} after {time.monotonic() - started:.0f}s")
+            last_line = line
+        if caught_up and not active:
+            newest = runs[0]
+            return {"state": newest["state"], "end_date": newest.get("end_date") or upstream_done_at, "runs": runs}
+        if time.monotonic() - started > timeout:
+            raise GrowthflowError(f"{dag_id} did not catch up within {timeout:.0f}s; see the Airflow UI")
+        time.sleep(5)
+
+
 def run_demo(args) -> int:
     from growthflow.airflow_api import AirflowAPI
     from growthflow.airflow_env import ADMIN_USER, admin_password, start_stack
     from growthflow.cli import _airflow_env
     from growthflow.generator.generate import generate
     from growthflow.generator.settings import GeneratorSettings
-    from growthflow.summary import load_summary
+    from growthflow.summary import layer_summary, load_summary
     from growthflow.warehouse import resolve_targets
 
     began = time.monotonic()
@@ -86,20 +114,34 @@ def run_demo(args) -> int:
     if errors:
         raise GrowthflowError(f"DAG import error in {errors[0].get('filename')}: "
                               f"{errors[0].get('stack_trace', '').strip().splitlines()[-1]}")
-    api.set_paused(INGEST_DAG, False)
+    for dag_id in (INGEST_DAG, *ASSET_CHAIN):
+        api.wait_for_dag(dag_id)
+        api.set_paused(dag_id, False)
     window = _run_window(start, end)
     api.create_backfill(INGEST_DAG, *window)
     say(f"backfill of {INGEST_DAG} created for {args.days} delivery dates; following it "
         f"(watch it live at {url}/dags/{INGEST_DAG})")
     result = follow_runs(api, INGEST_DAG, window, expected=args.days)
+    upstream_done = max((r.get("end_date") or "") for r in result["runs"])
+    chain_states = {}
+    for dag_id in ASSET_CHAIN:
+        outcome = follow_asset_chain(api, dag_id, upstream_done)
+        chain_states[dag_id] = outcome["state"]
+        upstream_done = outcome["end_date"]
 
     targets = resolve_targets(settings)
     print()
     print(load_summary(targets.owner_url, start, end))
     print()
+    print(layer_summary(targets.owner_url))
+    print()
     failed = result["states"].get("failed", 0)
     if failed:
         say(f"{failed} run(s) failed: open {url}/dags/{INGEST_DAG} to see which task and why")
+    for dag_id, state in chain_states.items():
+        if state != "success":
+            failed += 1
+            say(f"the newest {dag_id} run {state}: open {url}/dags/{dag_id} to see which task and why")
     say(f"done in {time.monotonic() - began:.0f}s")
     say(f"Airflow UI: {url}  login: {ADMIN_USER} / {admin_password(settings)}")
     say("stop everything with: bin/growthflow down --all")

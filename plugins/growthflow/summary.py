@@ -48,3 +48,29 @@ def load_summary(conninfo: str, start: dt.date | None = None, end: dt.date | Non
     for source in SOURCES:
         out.append(f"quarantined {source}: {', '.join(by_source.get(source, ['none']))}")
     return "\n".join(out)
+
+
+LAYERS = (
+    ("raw", ("raw.events", "raw.payments", "raw.ad_spend", "raw.campaigns", "raw.quarantine")),
+    ("staging", ("staging.stg_events", "staging.stg_payments", "staging.stg_ad_spend", "staging.stg_campaigns")),
+    ("dq", ("dq.rejected_events", "dq.rejected_payments", "dq.rejected_ad_spend")),
+    ("marts", ("marts.fct_events", "marts.fct_payments", "marts.fct_ad_spend", "marts.dim_users",
+               "marts.dim_campaigns", "marts.kpi_daily", "marts.kpi_weekly", "marts.kpi_acquisition_daily",
+               "marts.funnel_cohort_weekly", "marts.retention_cohort_weekly", "marts.campaign_performance")),
+)
+
+
+def layer_summary(conninfo: str) -> str:
+    """Rows per table, layer by layer (tables not built yet are left out)."""
+    out = ["rows per layer:"]
+    with connect(conninfo) as conn:
+        for layer, tables in LAYERS:
+            cells = []
+            for table in tables:
+                if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+                    continue
+                count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # names are constants above
+                cells.append(f"{table.split('.', 1)[1]} {count:,}")
+            if cells:
+                out.append(f"  {layer:<8} " + ", ".join(cells))
+    return "\n".join(out)

@@ -1,0 +1,89 @@
+"""
+### Build the warehouse (dbt)
+
+Runs the dbt project (staging -> core -> marts) with astronomer-cosmos, one
+Airflow task per model, each running `dbt build` for its model and the model's tests.
+
+**Reads** `raw.events`, `raw.payments`, `raw.ad_spend`, `raw.campaigns`.
+**Writes** `staging.*` (typed, de-duplicated), `dq.rejected_*` (rows kept out with a
+reason), and `marts.*` (facts, dimensions and KPI marts that BI reads as `bi_reader`).
+Publishes the `marts` Asset when every model and test passed.
+
+**Schedule**: when all four raw Assets have new events. Reprocessing starts at the
+earliest delivery date those events loaded (a late file rebuilds from its date on);
+incremental models touch only those dates.
+
+**Rerun**: trigger with `window_start` (a delivery date) to rebuild from that date on,
+e.g. `bin/growthflow airflow dags trigger build_warehouse -c '{"window_start": "2026-09-10"}'`.
+A full rebuild: `bin/growthflow dbt build --full-refresh`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Param, dag, task
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior
+from cosmos.profiles import PostgresUserPasswordProfileMapping
+
+from growthflow.airflow_support import DEFAULT_ARGS
+from growthflow.assets import MARTS_ASSET, RAW_ASSETS
+from growthflow.config import WAREHOUSE_CONN_ID
+from growthflow.dbt_runner import DBT_PROJECT_DIR, MANIFEST
+
+PROFILE = ProfileConfig(
+    profile_name="growthflow",
+    target_name="warehouse",
+    profile_mapping=PostgresUserPasswordProfileMapping(conn_id=WAREHOUSE_CONN_ID, profile_args={"schema": "staging"}),
+)
+
+
+@dag(
+    dag_id="build_warehouse",
+    schedule=RAW_ASSETS["events"] & RAW_ASSETS["payments"] & RAW_ASSETS["ad_spend"] & RAW_ASSETS["campaigns"],
+    start_date=pendulum.datetime(2020, 1, 1, tz="Asia/Seoul"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["growthflow", "dbt", "marts"],
+    doc_md=__doc__,
+    params={"window_start": Param(None, type=["null", "string"], format="date",
+                                  description="Rebuild from this delivery date on; empty = from the triggering loads")},
+)
+def build_warehouse():
+    @task
+    def plan_window(**context) -> str:
+        from growthflow.build_window import window_start
+
+        start = window_start(context.get("triggering_asset_events"), context["params"].get("window_start"))
+        print(f"reprocessing delivery dates from {start or 'the newest built date minus the lookback'}")
+        return start
+
+    window = plan_window()
+    dbt = DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=MANIFEST),
+        profile_config=PROFILE,
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.BUILD,
+            # Reconciliation tests span several models: run them once their parents are all built.
+            should_detach_multiple_parents_tests=True,
+        ),
+        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
+        operator_args={
+            "install_deps": False,
+            "emit_datasets": False,  # the DAG publishes one `marts` Asset instead of one per model
+            "vars": {"window_start": "{{ ti.xcom_pull(task_ids='plan_window') }}"},
+        },
+        default_args=DEFAULT_ARGS,
+    )
+
+    @task(outlets=[MARTS_ASSET])
+    def publish_marts() -> None:
+        print("marts built and tested: publishing the marts Asset")
+
+    window >> dbt >> publish_marts()
+
+
+build_warehouse()

@@ -1,0 +1,42 @@
+"""Which delivery dates a warehouse build must (re)process.
+
+The build DAG runs when the raw Assets have new events; each event carries the
+delivery date it loaded. Reprocessing starts at the earliest of them, so a late
+or re-delivered partition rebuilds everything from its date on, and several
+ingest runs collapsed into one build are all covered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable, Mapping
+
+from growthflow.errors import ConfigError
+
+
+def _event_dates(events: Iterable[Any]) -> list[dt.date]:
+    dates = []
+    for event in events:
+        extra = getattr(event, "extra", None) or (event.get("extra") if isinstance(event, Mapping) else None) or {}
+        value = extra.get("delivery_date")
+        if value:
+            dates.append(dt.date.fromisoformat(str(value)))
+    return dates
+
+
+def window_start(triggering_asset_events: Mapping[Any, Iterable[Any]] | None,
+                 explicit: str | None = None) -> str:
+    """ISO date to pass as dbt's ``window_start`` var, or '' to let dbt use its lookback.
+
+    ``explicit`` (the DAG's ``window_start`` param) wins; it is validated here so
+    that nothing but a date ever reaches the SQL.
+    """
+    if explicit:
+        try:
+            return dt.date.fromisoformat(str(explicit)).isoformat()
+        except ValueError:
+            raise ConfigError(f"window_start={explicit!r} is not a date; use YYYY-MM-DD") from None
+    dates: list[dt.date] = []
+    for events in (triggering_asset_events or {}).values():
+        dates.extend(_event_dates(events))
+    return min(dates).isoformat() if dates else ""
