@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -73,17 +74,31 @@ def test_delivery_date_param_overrides_the_logical_date():
     assert run_delivery_date(context) == dt.date(2026, 1, 9)
 
 
-def test_ingest_dag_runs_end_to_end_in_airflow(database_factory, defective_dataset):
+@pytest.fixture(scope="module")
+def airflow_run(database_factory, defective_dataset):
+    """`airflow dags test DAG DATE [-c CONF]` against a fresh warehouse database."""
     url = database_factory()
     landing, _ = defective_dataset
-    delivery = DEFECTIVE.start + dt.timedelta(days=1)
-    logical = (delivery + dt.timedelta(days=1)).isoformat()
     env = dict(os.environ)
     env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"] = url.replace("postgresql://", "postgres://", 1)
     env["GROWTHFLOW_LANDING_ROOT"] = str(landing)
-    result = subprocess.run(["airflow", "dags", "test", "ingest_raw_logs", logical], env=env,
-                            capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    def run(dag_id: str, logical: str, conf: dict | None = None) -> subprocess.CompletedProcess:
+        cmd = ["airflow", "dags", "test", dag_id, logical]
+        if conf:
+            cmd += ["-c", json.dumps(conf)]
+        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=PROJECT_ROOT)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result
+
+    run.url = url
+    return run
+
+
+def test_ingest_dag_runs_end_to_end_in_airflow(airflow_run):
+    delivery = DEFECTIVE.start + dt.timedelta(days=1)
+    airflow_run("ingest_raw_logs", (delivery + dt.timedelta(days=1)).isoformat())
+    url = airflow_run.url
     with psycopg.connect(url) as conn:
         loads = conn.execute("SELECT source, delivery_date, run_id, lines_read, rows_loaded + rows_quarantined"
                              " FROM raw.partition_loads ORDER BY source").fetchall()
@@ -91,3 +106,17 @@ def test_ingest_dag_runs_end_to_end_in_airflow(database_factory, defective_datas
     for source, day, run_id, lines_read, accounted in loads:
         assert day == delivery and run_id.startswith("manual__")
         assert lines_read == accounted > 0
+
+
+def test_build_dag_runs_dbt_through_cosmos_in_airflow(airflow_run):
+    """After the ingest test: the warehouse DAG builds and tests every model, then publishes."""
+    delivery = DEFECTIVE.start + dt.timedelta(days=1)
+    result = airflow_run("build_warehouse", (delivery + dt.timedelta(days=1)).isoformat(),
+                         {"window_start": delivery.isoformat()})
+    output = result.stdout + result.stderr
+    assert "marts built and tested" in output
+    with psycopg.connect(airflow_run.url) as conn:
+        staged = conn.execute("SELECT count(*) FROM staging.stg_events").fetchone()[0]
+        raw = conn.execute("SELECT count(*) FROM raw.events").fetchone()[0]
+        days = conn.execute("SELECT count(*) FROM marts.kpi_daily").fetchone()[0]
+    assert 0 < staged < raw and days >= 1

@@ -1,0 +1,93 @@
+"""Warehouse build cost: a daily incremental dbt build on 30 versus 180 days of history.
+
+Generates DAYS_LONG + 1 delivery dates once, then for each history length H:
+loads days 1..H into a scratch warehouse, runs a full build, loads day H+1 and
+times the daily incremental build (`dbt build --vars window_start=<day H+1>`),
+i.e. what the warehouse DAG does each morning. Prints the times, the events
+in the new day (the generator's user pool grows, so later days are larger),
+the cost per 100k new events, and the ratios. Target: 180-day daily run <= 1.5x the 30-day one.
+
+    .venv/bin/python bench/warehouse_build.py [--daily-new-users 6000] [--short 30] [--long 180]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import psycopg  # noqa: E402
+
+from _common import scratch_database, table  # noqa: E402
+from growthflow.dbt_runner import run_dbt  # noqa: E402
+from growthflow.generator.generate import generate  # noqa: E402
+from growthflow.generator.settings import GeneratorSettings  # noqa: E402
+from growthflow.ingest.loader import load_partition  # noqa: E402
+from growthflow.landing import SOURCES  # noqa: E402
+
+
+def dbt(url: str, target: Path, *args: str) -> float:
+    started = time.perf_counter()
+    result = run_dbt(url, *args, capture=True, target_path=target)
+    if result.returncode != 0:
+        raise SystemExit(result.stdout[-3000:])
+    return time.perf_counter() - started
+
+
+def load(url: str, landing: Path, days: list[dt.date]) -> int:
+    events = 0
+    for day in days:
+        for source in SOURCES:
+            result = load_partition(url, source, day, landing)
+            if source == "events":
+                events += result.rows_loaded
+    return events
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--daily-new-users", type=int, default=6000)
+    parser.add_argument("--short", type=int, default=30)
+    parser.add_argument("--long", type=int, default=180)
+    args = parser.parse_args()
+    start = dt.date(2026, 1, 1)
+    rows, daily = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        t = time.perf_counter()
+        generate(GeneratorSettings(start=start, days=args.long + 1, seed=3, daily_new_users=args.daily_new_users,
+                                   campaigns=30), tmp / "landing", tmp / "truth",
+                 progress=lambda m: print(m, flush=True) if m.endswith("events, 0 payments") else None)
+        print(f"generated {args.long + 1} days in {time.perf_counter() - t:.0f}s", flush=True)
+        for history in (args.short, args.long):
+            days = [start + dt.timedelta(days=i) for i in range(history + 1)]
+            with scratch_database() as url:
+                t = time.perf_counter()
+                history_events = load(url, tmp / "landing", days[:-1])
+                print(f"{history} days: loaded {history_events:,} events in {time.perf_counter() - t:.0f}s", flush=True)
+                full = dbt(url, tmp / "target", "build", "--full-refresh")
+                new_events = load(url, tmp / "landing", days[-1:])
+                incremental = dbt(url, tmp / "target", "build", "--vars",
+                                  json.dumps({"window_start": days[-1].isoformat()}))
+                with psycopg.connect(url) as conn:
+                    fct = conn.execute("SELECT count(*) FROM marts.fct_events").fetchone()[0]
+                print(f"{history} days: full build {full:.1f}s, daily build {incremental:.1f}s", flush=True)
+                daily[history] = (incremental, new_events)
+                rows.append((f"{history} days", f"{history_events:,}", f"{fct:,}", f"{new_events:,}",
+                             f"{full:.1f}s", f"{incremental:.1f}s", f"{incremental / new_events * 1e5:.2f}s"))
+    print(f"\nWarehouse build, {args.daily_new_users:,} installs a day, 2 cores:")
+    print(table(rows, ("history", "events loaded", "fct_events rows", "new day's events", "full build",
+                       "daily build", "per 100k new events")))
+    (short_s, short_n), (long_s, long_n) = daily[args.short], daily[args.long]
+    print(f"daily build {args.long} vs {args.short} days: {long_s / short_s:.2f}x "
+          f"(per new event: {(long_s / long_n) / (short_s / short_n):.2f}x); target <= 1.5x")
+
+
+if __name__ == "__main__":
+    main()
