@@ -193,3 +193,17 @@ def test_bi_reader_reads_marts_but_not_staging(full_build, bi_password):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(f"SELECT 1 FROM {table} LIMIT 1")
             conn.rollback()
+
+
+def test_docs_generate_documents_every_model(full_build, tmp_path):
+    dbt(full_build, tmp_path, "docs", "generate")
+    manifest = json.loads((tmp_path / "dbt-target" / "manifest.json").read_text())
+    catalog = json.loads((tmp_path / "dbt-target" / "catalog.json").read_text())
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) >= 20
+    for node in models:
+        assert node["description"], node["name"]
+        built = catalog["nodes"][node["unique_id"]]["columns"]
+        undocumented = [c for c in built if not node["columns"].get(c, {}).get("description")]
+        assert not undocumented, (node["name"], undocumented)
+    assert {e["name"] for e in manifest["exposures"].values()} == {"growth_kpi_dashboard", "campaign_ltv_dashboard"}

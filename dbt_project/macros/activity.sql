@@ -9,10 +9,13 @@
     from {{ ref('fct_events') }}
     where delivery_date >= {{ window_start('max_delivery_date') }}
     union
-    select distinct events.event_date
-    from {{ ref('fct_events') }} as events
-    inner join {{ ref('int_acquisition_events') }} as signups
-        on events.anonymous_id = signups.anonymous_id
-    where signups.event_name = 'signup'
-        and signups.delivery_date >= {{ window_start('max_delivery_date') }}
+    select distinct event_date
+    from {{ ref('fct_events') }}
+    -- = any(array(...)): index lookups for the window's few devices, never a scan of history.
+    where anonymous_id = any(array(
+        select anonymous_id
+        from {{ ref('int_acquisition_events') }}
+        where event_name = 'signup'
+            and delivery_date >= {{ window_start('max_delivery_date') }}
+    ))
 {%- endmacro %}

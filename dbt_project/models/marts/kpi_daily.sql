@@ -32,21 +32,31 @@ date_spine as (
 
 ),
 
+acquisition_steps as (
+
+    -- One row per step reached, on the day it was reached (a union of scans, not
+    -- a join on OR, so the cost stays linear in users).
+    select install_date as date_day, 1 as installs, 0 as signups, 0 as activations, 0 as first_purchases
+    from users
+    union all
+    select signup_date, 0, 1, 0, 0 from users where signup_date is not null
+    union all
+    select profile_completed_date, 0, 0, 1, 0 from users where profile_completed_date is not null
+    union all
+    select first_purchase_date, 0, 0, 0, 1 from users where first_purchase_date is not null
+
+),
+
 acquisition as (
 
     select
         date_day,
-        count(*) filter (where install_date = date_day) as installs,
-        count(*) filter (where signup_date = date_day) as signups,
-        count(*) filter (where profile_completed_date = date_day) as activations,
-        count(*) filter (where first_purchase_date = date_day) as first_purchases
+        sum(installs) as installs,
+        sum(signups) as signups,
+        sum(activations) as activations,
+        sum(first_purchases) as first_purchases
 
-    from date_spine
-    inner join users
-        on users.install_date = date_day
-        or users.signup_date = date_day
-        or users.profile_completed_date = date_day
-        or users.first_purchase_date = date_day
+    from acquisition_steps
     group by 1
 
 ),

@@ -56,7 +56,7 @@ delivered_before as (
     select distinct event_id
     from {{ this }}
     where delivery_date < {{ window_start() }}
-        and event_id in (select event_id from renamed)
+        and event_id = any(array(select event_id from renamed))  -- index lookups, not a scan of history
     {% else %}
     select null::text as event_id where false
     {% endif %}

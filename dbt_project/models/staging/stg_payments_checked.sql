@@ -54,7 +54,7 @@ delivered_before as (
     select distinct payment_id
     from {{ this }}
     where delivery_date < {{ window_start() }}
-        and payment_id in (select payment_id from renamed)
+        and payment_id = any(array(select payment_id from renamed))  -- index lookups, not a scan of history
     {% else %}
     select null::text as payment_id where false
     {% endif %}
