@@ -78,6 +78,10 @@ def main() -> None:
                 with psycopg.connect(url) as conn:
                     fct = conn.execute("SELECT count(*) FROM marts.fct_events").fetchone()[0]
                 print(f"{history} days: full build {full:.1f}s, daily build {incremental:.1f}s", flush=True)
+                results = json.loads((tmp / "target" / "run_results.json").read_text())["results"]
+                slowest = sorted(results, key=lambda r: r["execution_time"], reverse=True)[:8]
+                print("  slowest steps of the daily build: " + ", ".join(
+                    f"{r['unique_id'].split('.')[-1]} {r['execution_time']:.1f}s" for r in slowest), flush=True)
                 daily[history] = (incremental, new_events)
                 rows.append((f"{history} days", f"{history_events:,}", f"{fct:,}", f"{new_events:,}",
                              f"{full:.1f}s", f"{incremental:.1f}s", f"{incremental / new_events * 1e5:.2f}s"))

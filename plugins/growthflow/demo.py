@@ -42,7 +42,7 @@ def _run_window(start: dt.date, end: dt.date) -> tuple[str, str]:
 def follow_runs(api, dag_id: str, window: tuple[str, str], expected: int, timeout: float = 3600) -> dict:
     """Print progress until every run in the window has finished; return counts by state."""
     started = time.monotonic()
-    last_line = ""
+    last_line, last_done = "", -1
     while True:
         runs = api.dag_runs(dag_id, *window)
         states: dict[str, int] = {}
@@ -51,7 +51,9 @@ def follow_runs(api, dag_id: str, window: tuple[str, str], expected: int, timeou
         done = states.get("success", 0) + states.get("failed", 0)
         line = (f"{dag_id}: {done}/{expected} runs finished ({states.get('success', 0)} ok, "
                 f"{states.get('failed', 0)} failed, {states.get('running', 0) + states.get('queued', 0)} in progress)")
-        if line != last_line:
+        step = max(1, expected // 10)  # progress every tenth, not every run
+        if line != last_line and (done // step != last_done // step or done == expected):
+            last_done = done
             say(f"{line} after {time.monotonic() - started:.0f}s")
             last_line = line
         if len(runs) >= expected and done == len(runs):

@@ -29,7 +29,8 @@ renamed as (
         record ->> 'currency' as currency,
         delivery_date,
         source_file,
-        line_number
+        line_number,
+        load_id
 
     from source
 
@@ -81,6 +82,7 @@ select
     reject_reason,
     delivery_date,
     source_file,
-    line_number
+    line_number,
+    load_id
 
 from restated

@@ -31,7 +31,8 @@ renamed as (
         record -> 'properties' as properties,
         delivery_date,
         source_file,
-        line_number
+        line_number,
+        load_id
 
     from source
 
@@ -106,6 +107,7 @@ select
     reject_reason,
     delivery_date,
     source_file,
-    line_number
+    line_number,
+    load_id
 
 from checked

@@ -29,7 +29,8 @@ renamed as (
         (record ->> 'occurred_at')::timestamptz as occurred_at,
         delivery_date,
         source_file,
-        line_number
+        line_number,
+        load_id
 
     from source
 
@@ -174,6 +175,7 @@ select
     reject_reason,
     delivery_date,
     source_file,
-    line_number
+    line_number,
+    load_id
 
 from checked
