@@ -38,31 +38,8 @@ renamed as (
 
 ),
 
-numbered as (
-
-    -- The collector delivers at least once: the first delivery of an event_id wins.
-    select
-        *,
-        row_number() over (
-            partition by event_id order by delivery_date, source_file, line_number
-        ) as delivery_rank
-
-    from renamed
-
-),
-
-delivered_before as (
-
-    {% if is_incremental() %}
-    select distinct event_id
-    from {{ this }}
-    where delivery_date < {{ window_start() }}
-        and event_id = any(array(select event_id from renamed))  -- index lookups, not a scan of history
-    {% else %}
-    select null::text as event_id where false
-    {% endif %}
-
-),
+-- The collector delivers at least once: the first delivery of an event_id wins.
+{{ first_delivery_ctes('event_id') }},
 
 checked as (
 

@@ -36,31 +36,8 @@ renamed as (
 
 ),
 
-numbered as (
-
-    -- Retries can deliver a record twice: the first delivery of a payment_id wins.
-    select
-        *,
-        row_number() over (
-            partition by payment_id order by delivery_date, source_file, line_number
-        ) as delivery_rank
-
-    from renamed
-
-),
-
-delivered_before as (
-
-    {% if is_incremental() %}
-    select distinct payment_id
-    from {{ this }}
-    where delivery_date < {{ window_start() }}
-        and payment_id = any(array(select payment_id from renamed))  -- index lookups, not a scan of history
-    {% else %}
-    select null::text as payment_id where false
-    {% endif %}
-
-),
+-- Retries can deliver a record twice: the first delivery of a payment_id wins.
+{{ first_delivery_ctes('payment_id') }},
 
 row_rules as (
 
