@@ -7,7 +7,10 @@ Airflow task per model, each running `dbt build` for its model and the model's t
 **Reads** `raw.events`, `raw.payments`, `raw.ad_spend`, `raw.campaigns`.
 **Writes** `staging.*` (typed, de-duplicated), `dq.rejected_*` (rows kept out with a
 reason), and `marts.*` (facts, dimensions and KPI marts that BI reads as `bi_reader`).
-Publishes the `marts` Asset when every model and test passed.
+Then the data-quality suites of `expectations/` check staging and core on the
+window and every mart whole (report in the `check_quality` task log, results in
+`dq.validation_results`, trend in `marts.dq_daily`). Publishes the `marts` Asset
+only when every model, dbt test and blocking (`fail`) check passed.
 
 **Schedule**: when all four raw Assets have new events. Reprocessing starts at the
 earliest delivery date those events loaded (a late file rebuilds from its date on);
@@ -26,7 +29,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
-from growthflow.airflow_support import DEFAULT_ARGS
+from growthflow.airflow_support import DEFAULT_ARGS, quality_gate, warehouse_conninfo
 from growthflow.assets import MARTS_ASSET, RAW_ASSETS
 from growthflow.config import WAREHOUSE_CONN_ID
 from growthflow.dbt_runner import DBT_PROJECT_DIR, MANIFEST
@@ -79,11 +82,20 @@ def build_warehouse():
         default_args=DEFAULT_ARGS,
     )
 
+    @task
+    def check_quality(window_start: str | None, **context) -> dict:
+        from growthflow.ingest.tasks import parse_delivery_date
+        from growthflow.quality.checks import check_warehouse
+
+        start = parse_delivery_date(window_start) if window_start else None
+        return quality_gate(check_warehouse, warehouse_conninfo(), start, run_id=context["run_id"],
+                            dag_id=context["dag"].dag_id)
+
     @task(outlets=[MARTS_ASSET])
     def publish_marts() -> None:
-        print("marts built and tested: publishing the marts Asset")
+        print("marts built, tested and checked: publishing the marts Asset")
 
-    window >> dbt >> publish_marts()
+    dbt >> check_quality(window) >> publish_marts()
 
 
 build_warehouse()

@@ -7,7 +7,10 @@ Lands one delivery date of every source in the warehouse's `raw` schema.
 ad_spend, campaigns) once the partition's `_SUCCESS` marker exists.
 **Writes** `raw.events`, `raw.payments`, `raw.ad_spend`, `raw.campaigns` (one partition
 per delivery date), bad lines to `raw.quarantine` with a reason, and per-file counts
-to `raw.load_audit`. Each raw table is published as an Asset.
+to `raw.load_audit`. Then the `raw_<source>` data-quality suite (`expectations/raw_lines.yml`)
+checks the partition: its report is in the `check_<source>` task log, its results in
+`dq.validation_results`. Each raw table is published as an Asset only when no blocking
+(`fail`) check failed; warnings are reported and do not block.
 
 **Schedule**: daily at 10:00 Asia/Seoul, for the previous day's deliveries.
 The sensor waits up to 6 hours for a late partition, then fails with one alert.
@@ -22,7 +25,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, PokeReturnValue, dag, task
 
-from growthflow.airflow_support import DEFAULT_ARGS, run_delivery_date, warehouse_conninfo
+from growthflow.airflow_support import DEFAULT_ARGS, quality_gate, run_delivery_date, warehouse_conninfo
 from growthflow.assets import RAW_ASSETS
 from growthflow.landing import SOURCES
 
@@ -53,16 +56,25 @@ def ingest_raw_logs():
     ready = wait_for_partitions()
     for source in SOURCES:
 
-        @task(task_id=f"load_{source}", outlets=[RAW_ASSETS[source]])
-        def load(delivery_date: str, source: str = source, **context) -> dict:
+        @task(task_id=f"load_{source}")
+        def load(delivery_date: str, source: str = source, **context) -> str:
             from growthflow.ingest.tasks import load_delivery
 
-            result = load_delivery(warehouse_conninfo(), source, delivery_date, run_id=context["run_id"])
+            load_delivery(warehouse_conninfo(), source, delivery_date, run_id=context["run_id"])
+            return delivery_date
+
+        @task(task_id=f"check_{source}", outlets=[RAW_ASSETS[source]])
+        def check(delivery_date: str, source: str = source, **context) -> dict:
+            from growthflow.ingest.tasks import parse_delivery_date
+            from growthflow.quality.checks import check_delivery
+
+            summary = quality_gate(check_delivery, warehouse_conninfo(), source, parse_delivery_date(delivery_date),
+                                   run_id=context["run_id"], dag_id=context["dag"].dag_id)
             # Downstream builds read which delivery date this asset event is about.
             context["outlet_events"][RAW_ASSETS[source]].extra = {"delivery_date": delivery_date}
-            return result
+            return summary
 
-        load(ready)
+        check(load(ready))
 
 
 ingest_raw_logs()

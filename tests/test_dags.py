@@ -114,7 +114,7 @@ def test_build_dag_runs_dbt_through_cosmos_in_airflow(airflow_run):
     result = airflow_run("build_warehouse", (delivery + dt.timedelta(days=1)).isoformat(),
                          {"window_start": delivery.isoformat()})
     output = result.stdout + result.stderr
-    assert "marts built and tested" in output
+    assert "marts built, tested and checked" in output
     with psycopg.connect(airflow_run.url) as conn:
         staged = conn.execute("SELECT count(*) FROM staging.stg_events").fetchone()[0]
         raw = conn.execute("SELECT count(*) FROM raw.events").fetchone()[0]

@@ -59,3 +59,16 @@ def run_delivery_date(context) -> dt.date:
     if override:
         return dt.date.fromisoformat(str(override))
     return delivery_date_for(context["logical_date"])
+
+
+def quality_gate(check, *args, **kwargs) -> dict:
+    """Run a data-quality check from a task; a blocking failure fails the task without retries
+    (retrying cannot fix data) and so keeps the task's Asset from being updated."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from growthflow.quality.checks import DataQualityFailed
+
+    try:
+        return check(*args, **kwargs).summary()
+    except DataQualityFailed as exc:
+        raise AirflowFailException(str(exc)) from None

@@ -5,8 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 from growthflow.config import load_settings
+from growthflow.errors import BadInput
 from growthflow.ingest.loader import load_partition
 from growthflow.landing import SOURCES, partition_dir, partition_ready
+
+
+def parse_delivery_date(value: str | dt.date) -> dt.date:
+    """A delivery date from a param or XCom; anything but YYYY-MM-DD is refused before SQL or paths."""
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise BadInput(f"delivery date {str(value)[:40]!r} is not a YYYY-MM-DD date; pass one like 2026-09-14") from None
 
 
 def missing_partitions(delivery_date: dt.date) -> list[str]:
@@ -19,7 +30,7 @@ def missing_partitions(delivery_date: dt.date) -> list[str]:
 def load_delivery(conninfo: str, source: str, delivery_date: str | dt.date, run_id: str | None = None) -> dict:
     """Load one source's partition and return its counts (kept as the task's XCom)."""
     settings = load_settings()
-    day = dt.date.fromisoformat(str(delivery_date))
+    day = parse_delivery_date(delivery_date)
     result = load_partition(conninfo, source, day, settings.landing_root, run_id=run_id,
                             max_line_bytes=settings.max_line_bytes)
     print(result.summary())

@@ -1,0 +1,183 @@
+"""Run suites with GX Core on the warehouse and turn GX results into plain rows.
+
+One ephemeral GX context per run: suites live in ``expectations/`` (reviewed like
+code), results go to ``dq.validation_results``, so GX keeps no state of its own.
+Each suite's batch is a query over the run's partition or window only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from growthflow.errors import ConfigError
+from growthflow.quality.parameters import project_parameters, resolve
+from growthflow.quality.suites import CheckSpec, SuiteSpec
+
+SAMPLE_COUNT = 3
+DOCS_SITE = "growthflow"  # the ephemeral context already owns a site named local_site
+
+
+@dataclass(frozen=True)
+class Period:
+    """The delivery dates a run checks: one date after a load, the build's window after a build."""
+
+    start: dt.date
+    end: dt.date
+
+    def __post_init__(self):
+        if not isinstance(self.start, dt.date) or not isinstance(self.end, dt.date) or self.start > self.end:
+            raise ConfigError(f"check period {self.start}..{self.end} is not a valid date range")
+
+    def sql_placeholders(self, source: str | None) -> dict[str, str]:
+        # Only dates (validated above) and source names from the repository's YAML reach the SQL.
+        return {"delivery_date": f"date '{self.end.isoformat()}'", "window_start": f"date '{self.start.isoformat()}'",
+                "window_end": f"date '{self.end.isoformat()}'", "source": source or ""}
+
+
+@dataclass
+class CheckResult:
+    suite: str
+    layer: str
+    table: str
+    check_id: str
+    expectation_type: str
+    column: str | None
+    category: str
+    severity: str
+    success: bool
+    period: Period
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    observed_value: Any = None
+    samples: list[str] = field(default_factory=list)
+    exception: str | None = None
+
+    @property
+    def status(self) -> str:
+        if self.exception:
+            return "ERROR"
+        return "pass" if self.success else ("FAIL" if self.severity == "fail" else "WARN")
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity == "fail" and not self.success
+
+
+def sqlalchemy_url(conninfo: str) -> str:
+    for prefix in ("postgresql://", "postgres://"):
+        if conninfo.startswith(prefix):
+            return "postgresql+psycopg://" + conninfo[len(prefix):]
+    if conninfo.startswith("postgresql+"):
+        return conninfo
+    raise ConfigError("data-quality checks need the warehouse as a postgresql:// URL; set WAREHOUSE_URL in that form")
+
+
+def quiet_gx() -> None:
+    """GX logs hundreds of INFO lines and progress bars; the report is the output."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    # "Using lossy conversion for decimal ..." is logged once per numeric value at WARNING.
+    logging.getLogger("great_expectations.util").setLevel(logging.ERROR)
+
+
+def _samples(check: CheckSpec, result: dict) -> list[str]:
+    if check.samples and result.get("partial_unexpected_index_list"):
+        rows = result["partial_unexpected_index_list"][:SAMPLE_COUNT]
+        return [" ".join(f"{c}={row.get(c)}" for c in check.samples) for row in rows]
+    values = []
+    for value in result.get("partial_unexpected_list") or []:
+        text = str(value)
+        if text not in values:
+            values.append(text)
+    return values[:SAMPLE_COUNT]
+
+
+def _exception_message(info: dict) -> str | None:
+    """GX reports a raised exception either at the top level or per metric."""
+    candidates = [info] + [v for v in info.values() if isinstance(v, dict)]
+    for candidate in candidates:
+        if candidate.get("raised_exception"):
+            message = (candidate.get("exception_message") or "expectation raised").strip()
+            return message.splitlines()[0][:300]
+    return None
+
+
+def _to_result(suite: SuiteSpec, check: CheckSpec, period: Period, gx_result) -> CheckResult:
+    result = dict(gx_result.result or {})
+    exception = _exception_message(gx_result.exception_info or {})
+    observed = result.get("observed_value")
+    unexpected = result.get("unexpected_count")
+    if unexpected is None and check.type == "UnexpectedRowsExpectation" and observed is not None:
+        unexpected = int(observed)
+    return CheckResult(
+        suite=suite.name, layer=suite.layer, table=suite.table, check_id=check.id, expectation_type=check.type,
+        column=check.column, category=check.category, severity=check.severity,
+        success=bool(gx_result.success) and exception is None, period=period,
+        element_count=result.get("element_count"), unexpected_count=unexpected,
+        # Of all rows, nulls included: "3 of 4,000 lines", not "3 of the 12 quarantined".
+        unexpected_percent=result.get("unexpected_percent_total", result.get("unexpected_percent")), observed_value=observed,
+        samples=_samples(check, result), exception=exception,
+    )
+
+
+class QualityRun:
+    """An ephemeral GX context bound to the warehouse, with a Data Docs site."""
+
+    def __init__(self, conninfo: str, docs_dir: Path | None = None):
+        quiet_gx()
+        import great_expectations as gx
+
+        self._gx = gx
+        self.context = gx.get_context(mode="ephemeral")
+        self.context.variables.progress_bars = {"globally": False}
+        self.datasource = self.context.data_sources.add_postgres("warehouse", connection_string=sqlalchemy_url(conninfo))
+        self.docs_dir = docs_dir
+        if docs_dir is not None:
+            docs_dir.mkdir(parents=True, exist_ok=True)
+            self.context.add_data_docs_site(site_name=DOCS_SITE, site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            })
+
+    def _expectation(self, check: CheckSpec, parameters: dict[str, Any]):
+        import great_expectations.expectations as gxe
+
+        kwargs = resolve(check.kwargs, parameters)
+        meta = {"check_id": check.id, "severity": check.severity, "category": check.category}
+        description = check.description or f"{check.category}: {check.id.replace('_', ' ')}"
+        return getattr(gxe, check.type)(**kwargs, meta=meta, description=description)
+
+    def run_suite(self, suite: SuiteSpec, period: Period, parameters: dict[str, Any]) -> list[CheckResult]:
+        gx = self._gx
+        query = suite.batch.format(**period.sql_placeholders(suite.source)).strip()
+        if not query.lower().startswith("select"):
+            query = f"select * from ({query}) as batch"  # GX query assets must start with SELECT
+        asset = self.datasource.add_query_asset(name=suite.name, query=query)
+        batch = asset.add_batch_definition_whole_table("batch")
+        gx_suite = self.context.suites.add(gx.ExpectationSuite(name=suite.name))
+        all_parameters = {**project_parameters(), **suite.parameters, **parameters}
+        by_id = {}
+        for check in suite.checks:
+            gx_suite.add_expectation(self._expectation(check, all_parameters))
+            by_id[check.id] = check
+        definition = self.context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite))
+        result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_COUNT}
+        sample_columns = sorted({c for check in suite.checks for c in check.samples})
+        if sample_columns:
+            result_format["unexpected_index_column_names"] = sample_columns
+        outcome = definition.run(result_format=result_format)
+        return [_to_result(suite, by_id[r.expectation_config.meta["check_id"]], period, r) for r in outcome.results]
+
+    def build_docs(self) -> Path | None:
+        if self.docs_dir is None:
+            return None
+        self.context.build_data_docs(site_names=[DOCS_SITE])
+        return self.docs_dir / "index.html"
