@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -83,12 +84,15 @@ def airflow_run(database_factory, defective_dataset):
     env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"] = url.replace("postgresql://", "postgres://", 1)
     env["GROWTHFLOW_LANDING_ROOT"] = str(landing)
 
-    def run(dag_id: str, logical: str, conf: dict | None = None) -> subprocess.CompletedProcess:
+    def run(dag_id: str, logical: str, conf: dict | None = None, landing_root: Path | None = None,
+            expect_success: bool = True) -> subprocess.CompletedProcess:
         cmd = ["airflow", "dags", "test", dag_id, logical]
         if conf:
             cmd += ["-c", json.dumps(conf)]
-        result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, cwd=PROJECT_ROOT)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        run_env = dict(env, GROWTHFLOW_LANDING_ROOT=str(landing_root or landing))
+        result = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=900, cwd=PROJECT_ROOT)
+        if expect_success:
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         return result
 
     run.url = url
@@ -115,8 +119,41 @@ def test_build_dag_runs_dbt_through_cosmos_in_airflow(airflow_run):
                          {"window_start": delivery.isoformat()})
     output = result.stdout + result.stderr
     assert "marts built, tested and checked" in output
+    assert "DATA QUALITY WARN (warehouse" in output  # the injected defects are reported, not blocking
     with psycopg.connect(airflow_run.url) as conn:
         staged = conn.execute("SELECT count(*) FROM staging.stg_events").fetchone()[0]
         raw = conn.execute("SELECT count(*) FROM raw.events").fetchone()[0]
         days = conn.execute("SELECT count(*) FROM marts.kpi_daily").fetchone()[0]
     assert 0 < staged < raw and days >= 1
+
+
+def _asset_events_of_latest_run(dag_id: str) -> dict[str, dict]:
+    """Asset events the newest run of ``dag_id`` emitted, read from Airflow's metadata database."""
+    url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://", 1)
+    with psycopg.connect(url) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM dag_run WHERE dag_id = %s ORDER BY id DESC LIMIT 1",
+                                 (dag_id,)).fetchone()
+        rows = conn.execute("SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id"
+                            " WHERE e.source_dag_id = %s AND e.source_run_id = %s", (dag_id, run_id)).fetchall()
+    return {name: extra for name, extra in rows}
+
+
+def test_a_fail_check_stops_its_asset_and_a_warning_does_not(airflow_run, defective_dataset, tmp_path):
+    """Ad spend flooded with unreadable rows fails its blocking check: raw.ad_spend is not
+    published. Events with a few bad lines only warn: raw.events is published."""
+    landing, _ = defective_dataset
+    delivery = DEFECTIVE.start + dt.timedelta(days=2)
+    copy = tmp_path / "landing"
+    shutil.copytree(landing, copy)
+    spend_file = sorted((copy / "ad_spend" / f"dt={delivery}").glob("*.csv"))[0]
+    with spend_file.open("a") as out:
+        out.writelines("not,a,row\n" for _ in range(200))
+    result = airflow_run("ingest_raw_logs", (delivery + dt.timedelta(days=1)).isoformat(), landing_root=copy,
+                         expect_success=False)
+    output = result.stdout + result.stderr
+    assert "DATA QUALITY FAIL (ad_spend delivery" in output and "raw_ad_spend" in output
+    assert "DATA QUALITY WARN (events delivery" in output
+    events = _asset_events_of_latest_run("ingest_raw_logs")
+    assert "raw.ad_spend" not in events
+    assert {"raw.events", "raw.payments", "raw.campaigns"} <= set(events)
+    assert events["raw.events"] == {"delivery_date": delivery.isoformat()}

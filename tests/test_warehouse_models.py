@@ -13,11 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from growthflow.dbt_runner import run_dbt
 from growthflow.generator.generate import generate
 from growthflow.generator.settings import GeneratorSettings
-from growthflow.ingest.loader import load_partition
-from growthflow.landing import SOURCES, delivered_dates
+from growthflow.landing import delivered_dates
+
+from support import dbt, load_dates
 
 SETTINGS = GeneratorSettings(start=dt.date(2026, 4, 6), days=10, seed=21, daily_new_users=300, campaigns=6)
 MODEL_TABLES = (
@@ -27,18 +27,6 @@ MODEL_TABLES = (
     "marts.dim_users", "marts.dim_campaigns", "marts.kpi_daily", "marts.kpi_weekly", "marts.kpi_acquisition_daily",
     "marts.funnel_cohort_weekly", "marts.retention_cohort_weekly", "marts.campaign_performance",
 )
-
-
-def dbt(url: str, tmp: Path, *args: str) -> str:
-    result = run_dbt(url, *args, capture=True, target_path=tmp / "dbt-target")
-    assert result.returncode == 0, result.stdout[-4000:]
-    return result.stdout
-
-
-def load_dates(url: str, landing: Path, dates: list[dt.date]) -> None:
-    for day in dates:
-        for source in SOURCES:
-            load_partition(url, source, day, landing)
 
 
 def table_checksums(url: str) -> dict[str, tuple[int, str]]:
