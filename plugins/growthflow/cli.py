@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from growthflow.config import PROJECT_ROOT, load_settings
-from growthflow.errors import GrowthflowError
+from growthflow.errors import ConfigError, GrowthflowError
 
 log = logging.getLogger("growthflow")
 
@@ -141,6 +141,24 @@ def cmd_load(args) -> int:
     for source in ([args.source] if args.source != "all" else SOURCES):
         load_delivery(targets.owner_url, source, args.date)
     return 0
+
+
+def cmd_check(args) -> int:
+    """Run data-quality suites by hand; exit 2 when a blocking check failed."""
+    from growthflow.landing import SOURCES
+    from growthflow.quality.checks import check_delivery, check_warehouse
+
+    targets, _ = ensure_warehouse(quiet=True)
+    run_id = f"cli__{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S}"
+    blocking = 0
+    if args.what == "delivery":
+        if args.date is None:
+            raise ConfigError("`check delivery` needs --date YYYY-MM-DD (the delivery date to check)")
+        for source in ([args.source] if args.source != "all" else SOURCES):
+            blocking += len(check_delivery(targets.owner_url, source, args.date, run_id, raise_on_fail=False).blocking)
+    else:
+        blocking = len(check_warehouse(targets.owner_url, args.date, run_id, raise_on_fail=False).blocking)
+    return 2 if blocking else 0
 
 
 def cmd_summary(args) -> int:
@@ -286,6 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("source", choices=["events", "payments", "ad_spend", "campaigns", "all"])
     p.add_argument("date", type=dt.date.fromisoformat, help="delivery date YYYY-MM-DD")
     p.set_defaults(func=cmd_load)
+
+    p = sub.add_parser("check", help="run the data-quality suites (expectations/) and print the report",
+                       description="Run GX suites by hand and print the report the DAGs log. Results go to "
+                                   "dq.validation_results. Exit status 2 when a blocking (fail) check failed.")
+    p.add_argument("what", choices=["delivery", "warehouse"],
+                   help="delivery: the raw suite of one delivery date; warehouse: staging, core and mart suites")
+    p.add_argument("--date", type=dt.date.fromisoformat,
+                   help="delivery date to check (delivery), or first date of the window (warehouse; "
+                        "default: newest delivery minus the lookback)")
+    p.add_argument("--source", choices=["events", "payments", "ad_spend", "campaigns", "all"], default="all",
+                   help="raw source (delivery; default all)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("summary", help="per source and day: lines loaded and quarantined, by reason")
     p.add_argument("--start", type=dt.date.fromisoformat)

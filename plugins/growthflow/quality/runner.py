@@ -82,6 +82,10 @@ def quiet_gx() -> None:
     """GX logs hundreds of INFO lines and progress bars; the report is the output."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    # This module sets its own logger to INFO when imported: import it first, then quiet it.
+    import great_expectations.data_context.types.base  # noqa: F401
+
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     # "Using lossy conversion for decimal ..." is logged once per numeric value at WARNING.
     logging.getLogger("great_expectations.util").setLevel(logging.ERROR)
 
