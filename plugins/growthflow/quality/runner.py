@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psycopg
 
 from growthflow.errors import ConfigError
 from growthflow.quality.parameters import project_parameters, resolve
@@ -142,6 +145,7 @@ class QualityRun:
         self.context.variables.progress_bars = {"globally": False}
         self.datasource = self.context.data_sources.add_postgres("warehouse", connection_string=sqlalchemy_url(conninfo))
         self.docs_dir = docs_dir
+        self.conninfo = conninfo
         if docs_dir is not None:
             docs_dir.mkdir(parents=True, exist_ok=True)
             self.context.add_data_docs_site(site_name=DOCS_SITE, site_config={
@@ -159,10 +163,22 @@ class QualityRun:
         return getattr(gxe, check.type)(**kwargs, meta=meta, description=description)
 
     def run_suite(self, suite: SuiteSpec, period: Period, parameters: dict[str, Any]) -> list[CheckResult]:
-        gx = self._gx
         query = suite.batch.format(**period.sql_placeholders(suite.source)).strip()
-        if not query.lower().startswith("select"):
-            query = f"select * from ({query}) as batch"  # GX query assets must start with SELECT
+        if suite.scope == "table":
+            return self._validate(suite, period, parameters, f"select * from ({query}) as batch")
+        # GX sends one query per group of metrics, and each would recompute the batch
+        # (joins, lookups into history). Computing it once into a scratch table costs one
+        # pass; the metric queries then scan that small copy.
+        scratch = f"dq.batch_{suite.name}_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            conn.execute(f"create unlogged table {scratch} as {query}")
+            try:
+                return self._validate(suite, period, parameters, f"select * from {scratch}")
+            finally:
+                conn.execute(f"drop table if exists {scratch}")
+
+    def _validate(self, suite: SuiteSpec, period: Period, parameters: dict[str, Any], query: str):
+        gx = self._gx
         asset = self.datasource.add_query_asset(name=suite.name, query=query)
         batch = asset.add_batch_definition_whole_table("batch")
         gx_suite = self.context.suites.add(gx.ExpectationSuite(name=suite.name))

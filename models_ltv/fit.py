@@ -1,0 +1,117 @@
+"""Fitting: NUTS (nutpie) with a fixed seed, or a documented approximation, and the
+diagnostics gate that decides whether a run may publish."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import arviz as az
+import numpy as np
+import pymc as pm
+
+from models_ltv.model import build_model
+from models_ltv.summary import Encoded
+
+METHODS = ("nuts", "map")
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    method: str = "nuts"  # "map": MAP + Laplace draws, for sizes NUTS does not fit the nightly window
+    draws: int = 500
+    tune: int = 500
+    chains: int = 2
+    seed: int = 20261122
+    target_accept: float = 0.9
+    max_rhat: float = 1.01
+    min_ess_bulk: float = 400.0
+    max_divergences: int = 0
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"fit method {self.method!r} is not one of {', '.join(METHODS)}")
+
+
+@dataclass
+class Fit:
+    idata: az.InferenceData
+    settings: FitSettings
+    seconds: float
+    diagnostics: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return not self.diagnostics.get("problems")
+
+    def posterior(self, name: str) -> np.ndarray:
+        """Draws of a campaign-level parameter, shape (draws, campaigns)."""
+        values = self.idata.posterior[name]
+        return values.stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
+
+
+CAMPAIGN_PARAMS = ("r", "alpha", "a", "b", "spend_v")
+SHARED_PARAMS = ("spend_p", "spend_q")
+
+
+def diagnose(idata: az.InferenceData, settings: FitSettings) -> dict:
+    names = list(CAMPAIGN_PARAMS + SHARED_PARAMS)
+    if settings.method == "map":
+        return {"method": "map", "problems": [], "note": "MAP + Laplace: no MCMC diagnostics"}
+    summary = az.summary(idata, var_names=names, kind="diagnostics")
+    divergences = int(idata.sample_stats["diverging"].sum()) if "diverging" in idata.sample_stats else 0
+    out = {"method": "nuts", "max_rhat": float(summary["r_hat"].max()), "min_ess_bulk": float(summary["ess_bulk"].min()),
+           "divergences": divergences, "problems": []}
+    if out["max_rhat"] > settings.max_rhat:
+        out["problems"].append(f"R-hat {out['max_rhat']:.3f} > {settings.max_rhat}")
+    if out["min_ess_bulk"] < settings.min_ess_bulk:
+        out["problems"].append(f"bulk ESS {out['min_ess_bulk']:.0f} < {settings.min_ess_bulk:.0f}")
+    if divergences > settings.max_divergences:
+        out["problems"].append(f"{divergences} divergent transitions > {settings.max_divergences}")
+    return out
+
+
+def _laplace(model: pm.Model, settings: FitSettings) -> az.InferenceData:
+    """MAP, then draws from a Gaussian with the inverse Hessian at the mode (on the unconstrained space)."""
+    with model:
+        mode = pm.find_MAP(seed=settings.seed, progressbar=False, return_raw=False)
+        free = model.free_RVs
+        point = {model.rvs_to_values[v].name: mode[model.rvs_to_values[v].name] for v in free}
+        hessian = pm.find_hessian(point, vars=free, negate_output=False)
+    from pymc.blocking import DictToArrayBijection
+
+    raveled = DictToArrayBijection.map(point)
+    covariance = np.linalg.inv(-hessian) if np.all(np.linalg.eigvalsh(-hessian) > 0) else np.linalg.pinv(-hessian)
+    rng = np.random.default_rng(settings.seed)
+    samples = rng.multivariate_normal(raveled.data, (covariance + covariance.T) / 2,
+                                      size=settings.draws * settings.chains, method="eigh")
+    fn = model.compile_fn([model[name] for name in CAMPAIGN_PARAMS + SHARED_PARAMS], inputs=model.value_vars,
+                          on_unused_input="ignore")
+    draws = {name: [] for name in CAMPAIGN_PARAMS + SHARED_PARAMS}
+    for row in samples:
+        values = DictToArrayBijection.rmap(raveled._replace(data=row))
+        for name, value in zip(draws, fn(values)):
+            draws[name].append(value)
+    posterior = {name: np.asarray(v).reshape(settings.chains, settings.draws, *np.shape(v[0]))
+                 for name, v in draws.items()}
+    dims = {name: ["campaign"] for name in CAMPAIGN_PARAMS}
+    return az.from_dict(posterior=posterior, coords={"campaign": model.coords["campaign"]}, dims=dims)
+
+
+def fit(data: Encoded, settings: FitSettings = FitSettings(), progress=print) -> Fit:
+    model = build_model(data)
+    progress(f"fitting {settings.method}: {data.rows:,} weighted rows for {data.customers:,.0f} customers, "
+             f"{len(data.groups)} campaigns in {len(data.parents)} channels")
+    started = time.perf_counter()
+    if settings.method == "nuts":
+        with model:
+            idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                              cores=1, random_seed=settings.seed, nuts_sampler="nutpie",
+                              target_accept=settings.target_accept, progressbar=False,
+                              var_names=list(CAMPAIGN_PARAMS + SHARED_PARAMS))
+    else:
+        idata = _laplace(model, settings)
+    seconds = time.perf_counter() - started
+    diagnostics = diagnose(idata, settings)
+    progress(f"fitted in {seconds:.1f}s; diagnostics: {diagnostics}")
+    return Fit(idata, settings, seconds, diagnostics)
