@@ -19,11 +19,11 @@ METHODS = ("nuts", "map")
 @dataclass(frozen=True)
 class FitSettings:
     method: str = "nuts"  # "map": MAP + Laplace draws, for sizes NUTS does not fit the nightly window
-    draws: int = 500
-    tune: int = 500
-    chains: int = 2
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
     seed: int = 20261122
-    target_accept: float = 0.9
+    target_accept: float = 0.95
     max_rhat: float = 1.01
     min_ess_bulk: float = 400.0
     max_divergences: int = 0

@@ -52,9 +52,8 @@ def build_model(data: Encoded) -> pm.Model:
     # Weakly informative centres in the data's own time unit: the purchase rate scale
     # alpha is of the order of the typical customer age.
     typical_age = float(np.average(data.T, weights=data.weight)) or 1.0
-    repeaters = data.frequency > 0
-    typical_value = float(np.average(data.monetary_value[repeaters], weights=data.weight[repeaters])) \
-        if repeaters.any() else 1.0
+    has_spend = len(data.spend_weight) > 0
+    typical_value = float(np.average(data.spend_value, weights=data.spend_weight)) if has_spend else 1.0
     with pm.Model(coords=coords) as model:
         r = _pooled("r", 0.0, 1.5, data, two_levels)
         alpha = _pooled("alpha", np.log(typical_age), 1.5, data, two_levels)
@@ -69,8 +68,7 @@ def build_model(data: Encoded) -> pm.Model:
         p_s = pm.Gamma("spend_p", 2.0, 0.5)  # shape of one purchase's value around its customer's mean
         q = pm.Gamma("spend_q", 2.0, 0.5)  # heterogeneity of customers' mean values
         v = _pooled("spend_v", np.log(typical_value * 2.0), 2.0, data, two_levels)
-        if repeaters.any():
-            rows = np.flatnonzero(repeaters)
-            loglik = gamma_gamma_logp(p_s, q, v[g[rows]], data.frequency[rows], data.monetary_value[rows])
-            pm.Potential("spend_loglik", (data.weight[rows] * loglik).sum())
+        if has_spend:
+            loglik = gamma_gamma_logp(p_s, q, v[data.spend_group_idx], data.spend_frequency, data.spend_value)
+            pm.Potential("spend_loglik", (data.spend_weight * loglik).sum())
     return model

@@ -58,17 +58,34 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def collapse(frame: pd.DataFrame, value_decimals: int = 0) -> pd.DataFrame:
+def collapse(frame: pd.DataFrame, value_decimals: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Identical customers inside a group become one row with their count as ``weight``.
 
-    Monetary values are rounded to ``value_decimals`` first (spend per purchase is
-    modelled per repeat customer; rounding to a currency unit loses nothing).
+    Returns two frames: purchase rows keyed by (group, frequency, recency, T) for the
+    BG/NBD part, and spend rows of repeat customers keyed by (group, frequency,
+    monetary_value rounded to ``value_decimals``) for the Gamma-Gamma part. Keeping them
+    apart is what makes collapsing work: spend differs between customers whose
+    purchase histories are identical.
     """
     df = validate(frame)
-    df["monetary_value"] = df["monetary_value"].round(value_decimals)
-    keys = ["group", "parent", "frequency", "recency", "T", "monetary_value"]
-    return (df.groupby(keys, dropna=False, observed=True, sort=True)["weight"].sum()
-              .reset_index())
+    purchases = (df.groupby(["group", "parent", "frequency", "recency", "T"], observed=True, sort=True)["weight"]
+                 .sum().reset_index())
+    repeaters = df[df["frequency"] > 0].assign(monetary_value=lambda d: d["monetary_value"].round(value_decimals))
+    spend = (repeaters.groupby(["group", "parent", "frequency", "monetary_value"], observed=True, sort=True)["weight"]
+             .sum().reset_index())
+    return purchases, spend
+
+
+def to_time_unit(frame: pd.DataFrame, unit: float) -> pd.DataFrame:
+    """Express recency and T in units of ``unit`` (e.g. 7 for weeks from days), on a half-unit grid.
+
+    Whole units collapse far more customers into one row; the half-unit midpoint
+    (instead of flooring) keeps large fits unbiased.
+    """
+    df = frame.copy()
+    T = np.floor(df["T"] / unit) + 0.5
+    recency = np.where(df["frequency"] > 0, np.minimum(np.floor(df["recency"] / unit) + 0.5, T), 0.0)
+    return df.assign(T=T, recency=recency)
 
 
 @dataclass(frozen=True)
@@ -78,32 +95,47 @@ class Encoded:
     groups: list
     parents: list
     group_parent: np.ndarray  # parent index of each group
-    group_idx: np.ndarray  # group index of each row
+    # purchase rows (BG/NBD)
+    group_idx: np.ndarray
     frequency: np.ndarray
     recency: np.ndarray
     T: np.ndarray
-    monetary_value: np.ndarray
     weight: np.ndarray
+    # spend rows (Gamma-Gamma), repeat customers only
+    spend_group_idx: np.ndarray
+    spend_frequency: np.ndarray
+    spend_value: np.ndarray
+    spend_weight: np.ndarray
 
     @property
     def rows(self) -> int:
-        return len(self.weight)
+        return len(self.weight) + len(self.spend_weight)
 
     @property
     def customers(self) -> float:
         return float(self.weight.sum())
 
 
-def encode(frame: pd.DataFrame) -> Encoded:
+def encode(frame: pd.DataFrame, value_decimals: int = 0, collapse_rows: bool = True) -> Encoded:
+    """Validate, optionally collapse, and index a customer summary frame."""
     df = validate(frame)
+    if collapse_rows:
+        purchases, spend = collapse(df, value_decimals)
+    else:
+        purchases, spend = df, df[df["frequency"] > 0]
     groups = sorted(df["group"].unique().tolist(), key=str)
     parent_of = df.drop_duplicates("group").set_index("group")["parent"]
     parents = sorted(parent_of.unique().tolist(), key=str)
+
+    def codes(values):
+        return pd.Categorical(values, categories=groups).codes.astype("int64")
+
     return Encoded(
         groups=groups, parents=parents,
         group_parent=np.array([parents.index(parent_of[g]) for g in groups]),
-        group_idx=pd.Categorical(df["group"], categories=groups).codes.astype("int64"),
-        frequency=df["frequency"].to_numpy(float), recency=df["recency"].to_numpy(float),
-        T=df["T"].to_numpy(float), monetary_value=df["monetary_value"].to_numpy(float),
-        weight=df["weight"].to_numpy(float),
+        group_idx=codes(purchases["group"]), frequency=purchases["frequency"].to_numpy(float),
+        recency=purchases["recency"].to_numpy(float), T=purchases["T"].to_numpy(float),
+        weight=purchases["weight"].to_numpy(float),
+        spend_group_idx=codes(spend["group"]), spend_frequency=spend["frequency"].to_numpy(float),
+        spend_value=spend["monetary_value"].to_numpy(float), spend_weight=spend["weight"].to_numpy(float),
     )

@@ -1,0 +1,124 @@
+"""Model inputs computed in SQL from the marts, as of a date (nothing later is read).
+
+A purchase is a charge net of its cancels (cancels booked up to the as-of date); a
+charge cancelled in full is no purchase. Customers are paying users, attributed to
+the campaign of their first install. Identical customers are collapsed in SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pandas as pd
+import psycopg
+
+_BASE = """
+with
+cutoff as (
+    select ((%(as_of)s::date + 1)::timestamp at time zone 'Asia/Seoul') as at
+),
+users as (
+    select distinct on (user_id) user_id, acquisition_campaign_id as campaign_id, installed_at
+    from marts.dim_users
+    where user_id is not null and acquisition_campaign_id is not null and install_date <= %(as_of)s
+    order by user_id, installed_at
+),
+charges as (
+    select payments.user_id, payments.charge_id,
+           min(payments.occurred_at) filter (where payments.payment_type = 'charge') as charged_at,
+           sum(payments.signed_amount_krw) as net_krw
+    from marts.fct_payments as payments, cutoff
+    where payments.occurred_at < cutoff.at
+    group by payments.user_id, payments.charge_id
+),
+purchases as (
+    select charges.user_id, charges.charged_at, charges.net_krw,
+           row_number() over (partition by charges.user_id order by charges.charged_at, charges.charge_id) as n
+    from charges
+    where charges.charged_at is not null and charges.net_krw > 0
+)
+"""
+
+CUSTOMERS = _BASE + """,
+customers as (
+    select users.campaign_id,
+           count(*) - 1 as frequency,
+           extract(epoch from max(purchases.charged_at) - min(purchases.charged_at)) / 86400.0 as recency_days,
+           extract(epoch from min(cutoff.at) - min(purchases.charged_at)) / 86400.0 as t_days,
+           extract(epoch from min(cutoff.at) - min(users.installed_at)) / 86400.0 as age_days,
+           avg(purchases.net_krw) filter (where purchases.n > 1) as mean_repeat_krw
+    from purchases
+    join users on users.user_id = purchases.user_id
+    cross join cutoff
+    group by users.user_id, users.campaign_id
+),
+on_grid as (
+    -- Whole time units on a half-unit grid: identical customers collapse into one row.
+    select campaign_id, frequency,
+           case when frequency > 0 then least(floor(recency_days / %(unit)s) + 0.5, floor(t_days / %(unit)s) + 0.5)
+                else 0 end as recency,
+           floor(t_days / %(unit)s) + 0.5 as t,
+           floor(age_days / %(unit)s) + 0.5 as age,
+           round(mean_repeat_krw, -2) as monetary_value
+    from customers
+)
+select campaign_id, frequency, recency, t as "T", age, monetary_value, count(*) as weight
+from on_grid
+group by 1, 2, 3, 4, 5, 6
+order by 1, 2, 3, 4, 5, 6
+"""
+
+GROUPS = """
+select campaigns.campaign_id, campaigns.channel,
+       (select count(*) from marts.dim_users as users
+        where users.acquisition_campaign_id = campaigns.campaign_id and users.install_date <= %(as_of)s) as users,
+       coalesce((select sum(spend.spend_krw) from marts.fct_ad_spend as spend
+                 where spend.campaign_id = campaigns.campaign_id and spend.report_date <= %(as_of)s), 0) as spend
+from marts.dim_campaigns as campaigns
+order by 1
+"""
+
+OBSERVED = _BASE + """,
+by_day as (
+    select users.campaign_id,
+           least(floor(extract(epoch from purchases.charged_at - users.installed_at) / 86400.0), 365)::int as day,
+           sum(purchases.net_krw) as revenue
+    from purchases join users on users.user_id = purchases.user_id
+    group by 1, 2
+)
+select campaign_id, day, sum(revenue) over (partition by campaign_id order by day) as revenue
+from by_day
+order by 1, 2
+"""
+
+
+def _frame(conn: psycopg.Connection, sql: str, params: dict) -> pd.DataFrame:
+    cur = conn.execute(sql, params)
+    return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
+
+
+def read_inputs(conninfo: str, as_of: dt.date, unit_days: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(customers on the time grid, campaigns with users and spend, cumulative observed revenue by day)."""
+    params = {"as_of": as_of, "unit": float(unit_days)}
+    with psycopg.connect(conninfo) as conn:
+        customers = _frame(conn, CUSTOMERS, params)
+        groups = _frame(conn, GROUPS, params)
+        observed = _frame(conn, OBSERVED, params)
+    for frame in (customers, groups, observed):
+        for column in frame.columns:
+            if frame[column].dtype == object and column not in ("campaign_id", "channel"):
+                frame[column] = frame[column].astype(float)
+    channel = groups.set_index("campaign_id")["channel"]
+    customers = customers.assign(group=customers["campaign_id"], parent=customers["campaign_id"].map(channel))
+    groups = groups.rename(columns={"campaign_id": "group"})
+    observed = observed.rename(columns={"campaign_id": "group"})
+    return customers, groups, observed
+
+
+def snapshot_id(*frames: pd.DataFrame) -> str:
+    """A fingerprint of the model's input rows: same id, same data."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()[:16]
