@@ -85,11 +85,11 @@ def airflow_run(database_factory, defective_dataset):
     env["GROWTHFLOW_LANDING_ROOT"] = str(landing)
 
     def run(dag_id: str, logical: str, conf: dict | None = None, landing_root: Path | None = None,
-            expect_success: bool = True) -> subprocess.CompletedProcess:
+            expect_success: bool = True, extra_env: dict | None = None) -> subprocess.CompletedProcess:
         cmd = ["airflow", "dags", "test", dag_id, logical]
         if conf:
             cmd += ["-c", json.dumps(conf)]
-        run_env = dict(env, GROWTHFLOW_LANDING_ROOT=str(landing_root or landing))
+        run_env = dict(env, GROWTHFLOW_LANDING_ROOT=str(landing_root or landing), **(extra_env or {}))
         result = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=900, cwd=PROJECT_ROOT)
         if expect_success:
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -125,6 +125,19 @@ def test_build_dag_runs_dbt_through_cosmos_in_airflow(airflow_run):
         raw = conn.execute("SELECT count(*) FROM raw.events").fetchone()[0]
         days = conn.execute("SELECT count(*) FROM marts.kpi_daily").fetchone()[0]
     assert 0 < staged < raw and days >= 1
+
+
+def test_ltv_dag_publishes_forecasts_after_the_build(airflow_run):
+    """After the build test: the nightly LTV DAG fits (the quick `map` method here) and publishes."""
+    delivery = DEFECTIVE.start + dt.timedelta(days=1)
+    result = airflow_run("forecast_ltv", (delivery + dt.timedelta(days=1)).isoformat(),
+                         {"as_of_date": delivery.isoformat()}, extra_env={"GROWTHFLOW_LTV_METHOD": "map"})
+    assert "published" in result.stdout + result.stderr
+    with psycopg.connect(airflow_run.url) as conn:
+        runs = conn.execute("SELECT as_of_date, status FROM ltv.model_runs").fetchall()
+        forecasts = conn.execute("SELECT count(*) FROM ltv.campaign_forecasts WHERE as_of_date = %s",
+                                 (delivery,)).fetchone()[0]
+    assert runs == [(delivery, "published")] and forecasts > 0
 
 
 def _asset_events_of_latest_run(dag_id: str) -> dict[str, dict]:

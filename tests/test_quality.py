@@ -71,22 +71,22 @@ def _check_everything(url: str, landing: Path) -> list[CheckResult]:
     return results
 
 
+def _built_and_checked(url: str, dataset: tuple[Path, Path], dbt_dir: Path):
+    """Load every delivery date, build the warehouse, run every suite: (url, results, manifest)."""
+    landing, truth = dataset
+    load_dates(url, landing, delivered_dates(landing, "events"))
+    dbt(url, dbt_dir, "build", "--full-refresh")
+    return url, _check_everything(url, landing), _manifest(truth)
+
+
 @pytest.fixture(scope="module")
 def defective_checks(database_factory, defective_dataset, tmp_path_factory):
-    landing, truth = defective_dataset
-    url = database_factory()
-    load_dates(url, landing, delivered_dates(landing, "events"))
-    dbt(url, tmp_path_factory.mktemp("dq-defective"), "build", "--full-refresh")
-    return url, _check_everything(url, landing), _manifest(truth)
+    return _built_and_checked(database_factory(), defective_dataset, tmp_path_factory.mktemp("dq-defective"))
 
 
 @pytest.fixture(scope="module")
 def clean_checks(database_factory, clean_dataset, tmp_path_factory):
-    landing, truth = clean_dataset
-    url = database_factory()
-    load_dates(url, landing, delivered_dates(landing, "events"))
-    dbt(url, tmp_path_factory.mktemp("dq-clean"), "build", "--full-refresh")
-    return url, _check_everything(url, landing), _manifest(truth)
+    return _built_and_checked(database_factory(), clean_dataset, tmp_path_factory.mktemp("dq-clean"))
 
 
 def test_every_defect_kind_is_reported_with_its_exact_count_layer_and_severity(defective_checks):

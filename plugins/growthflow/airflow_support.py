@@ -61,14 +61,21 @@ def run_delivery_date(context) -> dt.date:
     return delivery_date_for(context["logical_date"])
 
 
-def quality_gate(check, *args, **kwargs) -> dict:
-    """Run a data-quality check from a task; a blocking failure fails the task without retries
-    (retrying cannot fix data) and so keeps the task's Asset from being updated."""
+def fail_without_retry(job, *args, **kwargs):
+    """Run ``job``; a failure that retrying cannot fix (a blocking data-quality check, an
+    LTV fit that fails its diagnostics) fails the task at once, so the Asset it would
+    publish is not updated and the shared notifier alerts once."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    from growthflow.ltv.job import ForecastRejected
     from growthflow.quality.checks import DataQualityFailed
 
     try:
-        return check(*args, **kwargs).summary()
-    except DataQualityFailed as exc:
+        return job(*args, **kwargs)
+    except (DataQualityFailed, ForecastRejected) as exc:
         raise AirflowFailException(str(exc)) from None
+
+
+def quality_gate(check, *args, **kwargs) -> dict:
+    """A data-quality check from a task: its summary as the XCom, blocking failures final."""
+    return fail_without_retry(check, *args, **kwargs).summary()

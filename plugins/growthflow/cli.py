@@ -161,6 +161,21 @@ def cmd_check(args) -> int:
     return 2 if blocking else 0
 
 
+def cmd_ltv(args) -> int:
+    from growthflow.ltv.show import forecast_table
+
+    targets, _ = ensure_warehouse(quiet=True)
+    if args.action == "run":
+        from growthflow.ltv.job import run_nightly
+        from growthflow.ltv.reader import latest_as_of
+
+        as_of = args.as_of or latest_as_of(targets.owner_url)
+        run_nightly(targets.owner_url, as_of, f"cli__{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S}")
+        args.as_of = as_of
+    print(forecast_table(targets.owner_url, args.as_of, args.horizon))
+    return 0
+
+
 def cmd_summary(args) -> int:
     from growthflow.summary import load_summary
     from growthflow.warehouse import resolve_targets
@@ -316,6 +331,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", choices=["events", "payments", "ad_spend", "campaigns", "all"], default="all",
                    help="raw source (delivery; default all)")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("ltv", help="campaign LTV forecasts: fit and publish (run) or print them (show)",
+                       description="`run` fits the LTV model as of a date and publishes its forecasts, like the "
+                                   "forecast_ltv DAG (settings from GROWTHFLOW_LTV_*); `show` prints the forecast "
+                                   "table: per campaign, revenue and ROAS with 10/50/90%% intervals and payback day.")
+    p.add_argument("action", choices=["run", "show"])
+    p.add_argument("--as-of", type=dt.date.fromisoformat, help="as-of date (default: newest)")
+    p.add_argument("--horizon", type=int, choices=[30, 90, 180, 365], default=365,
+                   help="days after acquisition (show; default 365)")
+    p.set_defaults(func=cmd_ltv)
 
     p = sub.add_parser("summary", help="per source and day: lines loaded and quarantined, by reason")
     p.add_argument("--start", type=dt.date.fromisoformat)

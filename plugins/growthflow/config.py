@@ -30,7 +30,7 @@ AIRFLOW_ROLE = "airflow"
 WAREHOUSE_CONN_ID = "growthflow_warehouse"
 
 
-def _int_env(name: str, default: int) -> int:
+def int_env(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -87,12 +87,12 @@ def load_settings() -> Settings:
         landing_root=_path_env("GROWTHFLOW_LANDING_ROOT", home / "landing"),
         truth_root=_path_env("GROWTHFLOW_TRUTH_ROOT", home / "truth"),
         artifacts_dir=_path_env("GROWTHFLOW_ARTIFACTS_DIR", home / "artifacts"),
-        pg_port=_int_env("GROWTHFLOW_PG_PORT", DEFAULT_PG_PORT),
+        pg_port=int_env("GROWTHFLOW_PG_PORT", DEFAULT_PG_PORT),
         pg_bin_dir=os.environ.get("GROWTHFLOW_PG_BIN") or None,
         pg_os_user=os.environ.get("GROWTHFLOW_PG_OS_USER", "postgres"),
         warehouse_url=os.environ.get("WAREHOUSE_URL") or None,
         admin_url=os.environ.get("GROWTHFLOW_ADMIN_URL") or None,
         airflow_database_url=os.environ.get("AIRFLOW_DATABASE_URL") or None,
-        airflow_port=_int_env("GROWTHFLOW_AIRFLOW_PORT", DEFAULT_AIRFLOW_PORT),
-        max_line_bytes=_int_env("GROWTHFLOW_MAX_LINE_BYTES", 1_048_576),
+        airflow_port=int_env("GROWTHFLOW_AIRFLOW_PORT", DEFAULT_AIRFLOW_PORT),
+        max_line_bytes=int_env("GROWTHFLOW_MAX_LINE_BYTES", 1_048_576),
     )

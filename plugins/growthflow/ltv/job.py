@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from growthflow.config import load_settings
+from growthflow.config import int_env, load_settings
 from growthflow.errors import ConfigError, GrowthflowError
 from growthflow.ltv.reader import read_inputs, snapshot_id
 from growthflow.ltv.writer import publish, record_run
@@ -28,24 +28,14 @@ class ForecastRejected(GrowthflowError):
     """The fit failed its diagnostics: nothing was published."""
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-
-
 def fit_settings_from_env():
     from models_ltv.fit import METHODS, FitSettings
 
     method = os.environ.get("GROWTHFLOW_LTV_METHOD", "nuts")
     if method not in METHODS:
         raise ConfigError(f"GROWTHFLOW_LTV_METHOD={method!r}: use one of {', '.join(METHODS)}")
-    return FitSettings(method=method, seed=_env_int("GROWTHFLOW_LTV_SEED", 20261122),
-                       draws=_env_int("GROWTHFLOW_LTV_DRAWS", 1000), tune=_env_int("GROWTHFLOW_LTV_TUNE", 1000))
+    return FitSettings(method=method, seed=int_env("GROWTHFLOW_LTV_SEED", 20261122),
+                       draws=int_env("GROWTHFLOW_LTV_DRAWS", 1000), tune=int_env("GROWTHFLOW_LTV_TUNE", 1000))
 
 
 def run_nightly(conninfo: str, as_of: dt.date, run_id: str, fit_settings=None, unit_days: int | None = None,
@@ -55,7 +45,7 @@ def run_nightly(conninfo: str, as_of: dt.date, run_id: str, fit_settings=None, u
     from models_ltv.summary import encode
 
     fit_settings = fit_settings or fit_settings_from_env()
-    unit_days = unit_days or _env_int("GROWTHFLOW_LTV_UNIT_DAYS", 7)
+    unit_days = unit_days or int_env("GROWTHFLOW_LTV_UNIT_DAYS", 7)
     started = time.perf_counter()
     customers, groups, observed = read_inputs(conninfo, as_of, unit_days)
     if customers.empty:

@@ -122,3 +122,14 @@ def snapshot_id(*frames: pd.DataFrame) -> str:
     for frame in frames:
         digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()[:16]
+
+
+def latest_as_of(conninfo: str) -> dt.date:
+    """The newest delivery date loaded: the as-of date of a night's forecast by default."""
+    with psycopg.connect(conninfo) as conn:
+        newest = conn.execute("select max(delivery_date) from raw.partition_loads").fetchone()[0]
+    if newest is None:
+        from growthflow.errors import GrowthflowError
+
+        raise GrowthflowError("nothing is loaded yet: run ingest and the warehouse build before the LTV job")
+    return newest

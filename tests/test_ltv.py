@@ -1,0 +1,187 @@
+"""The LTV model: likelihood pieces against pymc-marketing, weighted rows, parameter
+recovery, seeded reproducibility across a cold and a warm compile cache, and the
+nightly job on a real warehouse (publish, replace, reject)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import psycopg
+import pymc as pm
+import pytest
+from pymc_marketing.clv import GammaGammaModel
+
+from growthflow.landing import delivered_dates
+from growthflow.ltv.job import ForecastRejected, run_nightly
+from growthflow.ltv.show import forecast_table
+from models_ltv.fit import FitSettings, fit
+from models_ltv.model import build_model, gamma_gamma_logp
+from models_ltv.simulate import simulate_campaigns
+from models_ltv.summary import SummaryError, encode, to_time_unit
+
+from conftest import DEFECTIVE
+from support import dbt, load_dates
+
+SIZES = {"tiny": 40, "small": 300, "mid": 800, "large": 2000, "solo": 1200}
+CHANNEL = {"tiny": "meta", "small": "meta", "mid": "naver", "large": "naver", "solo": "kakao"}
+TRUE = {g: dict(r=0.6 + 0.15 * i, alpha=4.0, a=0.9, b=3.0, p=6.0, q=4.0, v=20000.0) for i, g in enumerate(SIZES)}
+
+
+@pytest.fixture(scope="module")
+def simulated() -> pd.DataFrame:
+    """Five campaigns with known parameters, 26 weeks of first purchases, times in weeks."""
+    return simulate_campaigns(SIZES, CHANNEL, TRUE, max_age=26.0, seed=3)
+
+
+def test_gamma_gamma_loglik_equals_pymc_marketing():
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"customer_id": range(50), "frequency": rng.integers(1, 9, 50),
+                         "monetary_value": rng.gamma(3.0, 5000.0, 50)})
+    reference = GammaGammaModel()
+    reference.build_model(data)
+    model = reference.model
+    point = {"p_log__": np.log(4.5), "q_log__": np.log(3.2), "v_log__": np.log(18000.0)}
+    (loglik,) = model.replace_rvs_by_values([model.potentials[0].sum()])
+    theirs = model.compile_fn(loglik, inputs=model.value_vars, on_unused_input="ignore")(point)
+    ours = gamma_gamma_logp(4.5, 3.2, 18000.0, data["frequency"].to_numpy(float),
+                            data["monetary_value"].to_numpy(float)).sum().eval()
+    assert ours == pytest.approx(float(theirs), rel=1e-7)  # theirs goes through exp(log(.)) of the value vars
+
+
+def test_weighted_rows_give_the_same_likelihood_as_one_row_per_customer(simulated):
+    weekly = to_time_unit(simulated, 1.0).assign(monetary_value=lambda d: d["monetary_value"].round(-2))
+    collapsed, expanded = encode(weekly), encode(weekly, collapse_rows=False)
+    assert len(collapsed.weight) < len(expanded.weight) / 2  # purchase histories collapse; spend values barely
+    assert collapsed.customers == expanded.customers == len(simulated)
+    values = []
+    for data in (collapsed, expanded):
+        model = build_model(data)
+        point = model.initial_point(random_seed=1)
+        values.append(float(model.compile_logp()(point)))
+    assert values[0] == pytest.approx(values[1], rel=1e-9)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"recency": 99.0}, "recency exceeds T"),
+    ({"frequency": -1}, "non-negative"),
+    ({"monetary_value": 0.0}, "positive monetary_value"),
+])
+def test_summaries_that_cannot_be_modelled_are_refused_with_the_reason(simulated, change, message):
+    bad = simulated.head(20).copy()
+    bad.loc[bad["frequency"] > 0, list(change)] = list(change.values())
+    with pytest.raises(SummaryError, match=message):
+        encode(bad)
+
+
+def test_a_single_group_without_a_channel_fits(simulated):
+    one = simulated[simulated["group"] == "large"].drop(columns=["group", "parent"])
+    result = fit(encode(to_time_unit(one, 1.0)), FitSettings(method="map", draws=50), progress=lambda _: None)
+    assert result.posterior("r").shape == (50, 1)
+    for name in ("r", "alpha", "a", "b"):
+        assert result.posterior(name)[0, 0] == pytest.approx(TRUE["large"][name], rel=0.25), name
+
+
+@pytest.fixture(scope="module")
+def nuts_fit(simulated):
+    # Short chains keep the suite quick; the thresholds scale with them (the nightly
+    # defaults are 4 chains x 1000 draws and bulk ESS >= 400).
+    settings = FitSettings(draws=300, tune=300, chains=2, min_ess_bulk=100, max_rhat=1.02)
+    return fit(encode(to_time_unit(simulated, 1.0)), settings, progress=lambda _: None)
+
+
+def test_nuts_fit_converges_and_recovers_known_parameters(nuts_fit):
+    assert nuts_fit.passed, nuts_fit.diagnostics
+    covered, total = 0, 0
+    for name in ("r", "alpha", "a", "b"):
+        draws = nuts_fit.posterior(name)
+        low, high = np.quantile(draws, [0.05, 0.95], axis=0)
+        truth = np.array([TRUE[g][name] for g in sorted(SIZES)])
+        covered += int(((low <= truth) & (truth <= high)).sum())
+        total += len(truth)
+    assert covered / total >= 0.8, f"90% intervals covered {covered} of {total} true values"
+    spend_v = nuts_fit.posterior("spend_v").mean(axis=0)
+    assert np.allclose(spend_v, TRUE["mid"]["v"], rtol=0.35)
+
+
+def test_partial_pooling_pulls_a_tiny_campaign_toward_its_channel(nuts_fit):
+    groups = sorted(SIZES)
+    width = {g: np.subtract(*np.quantile(nuts_fit.posterior("r")[:, i], [0.95, 0.05])) for i, g in enumerate(groups)}
+    assert width["tiny"] > width["large"]  # it is uncertain ...
+    assert width["tiny"] < 3.0  # ... but borrows strength instead of being unbounded
+
+
+_SEEDED_FIT = """
+import json, sys
+import numpy as np
+from models_ltv.simulate import simulate_campaigns
+from models_ltv.summary import encode, to_time_unit
+from models_ltv.fit import fit, FitSettings
+sizes = {"a": 300, "b": 800}
+params = {g: dict(r=0.8, alpha=4.0, a=0.9, b=3.0, p=6.0, q=4.0, v=20000.0) for g in sizes}
+frame = simulate_campaigns(sizes, {"a": "x", "b": "y"}, params, max_age=20.0, seed=5)
+result = fit(encode(to_time_unit(frame, 1.0)), FitSettings(draws=100, tune=100, chains=2, seed=42),
+             progress=lambda _: None)
+print(json.dumps({k: result.posterior(k).tolist() for k in ("r", "alpha", "a", "b", "spend_v")}))
+"""
+
+
+def test_same_data_settings_and_seed_give_identical_numbers_cold_and_warm_cache(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
+    env["PYTENSOR_FLAGS"] = f"base_compiledir={tmp_path / 'pytensor'}"  # an empty, cold compile cache
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", _SEEDED_FIT], env=env, capture_output=True, text=True,
+                             timeout=900)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    cold, warm = run(), run()
+    assert cold == warm
+
+
+@pytest.fixture(scope="module")
+def warehouse_with_marts(database_factory, clean_dataset, tmp_path_factory):
+    landing, _ = clean_dataset
+    url = database_factory()
+    dates = delivered_dates(landing, "events")
+    load_dates(url, landing, dates)
+    dbt(url, tmp_path_factory.mktemp("ltv-dbt"), "build")
+    return url, dates[-1]
+
+
+def _forecasts(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("select campaign_id, basis, horizon_days, revenue_p10_krw, revenue_p50_krw,"
+                            " revenue_p90_krw, run_id from ltv.campaign_forecasts order by 1, 2, 3").fetchall()
+
+
+def test_nightly_job_publishes_replaces_and_keeps_forecasts_when_a_fit_is_rejected(warehouse_with_marts):
+    url, as_of = warehouse_with_marts
+    quick = FitSettings(method="map", draws=100, chains=1)
+    first = run_nightly(url, as_of, "night-1", quick, unit_days=7, forecast_draws=60, progress=lambda _: None)
+    published = _forecasts(url)
+    assert first["rows"] == len(published) > 0
+    for _, basis, horizon, p10, p50, p90, run_id in published:
+        assert p10 <= p50 <= p90 and run_id == "night-1"
+    # A rerun of the same night replaces its rows; same seed, same data: same numbers.
+    run_nightly(url, as_of, "night-1-rerun", quick, unit_days=7, forecast_draws=60, progress=lambda _: None)
+    rerun = _forecasts(url)
+    assert [r[:6] for r in rerun] == [r[:6] for r in published] and {r[6] for r in rerun} == {"night-1-rerun"}
+    # A fit that fails its diagnostics publishes nothing and says why.
+    strict = dataclasses.replace(FitSettings(draws=20, tune=20, chains=2), min_ess_bulk=10_000)
+    with pytest.raises(ForecastRejected, match="bulk ESS"):
+        run_nightly(url, as_of, "night-2", strict, unit_days=7, progress=lambda _: None)
+    assert _forecasts(url) == rerun
+    with psycopg.connect(url) as conn:
+        runs = dict(conn.execute("select run_id, status from ltv.model_runs").fetchall())
+        snapshot = conn.execute("select count(distinct data_snapshot) from ltv.model_runs").fetchone()[0]
+    assert runs == {"night-1": "published", "night-1-rerun": "published", "night-2": "rejected"}
+    assert snapshot == 1
+    assert "ROAS p50" in forecast_table(url, as_of)
