@@ -95,7 +95,7 @@ def build_warehouse():
     def publish_marts() -> None:
         print("marts built, tested and checked: publishing the marts Asset")
 
-    dbt >> check_quality(window) >> publish_marts()
+    window >> dbt >> check_quality(window) >> publish_marts()
 
 
 build_warehouse()

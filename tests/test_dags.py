@@ -53,6 +53,19 @@ def test_every_dag_is_documented_owned_tagged_and_retried(dagbag):
             assert task.on_failure_callback, (dag_id, task.task_id)
 
 
+def test_the_build_plans_its_window_before_dbt_and_publishes_after_the_checks(dagbag):
+    dag = dagbag.dags["build_warehouse"]
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith("dbt.")]
+    assert dbt_tasks and all("plan_window" in t.upstream_task_ids or t.upstream_task_ids & {d.task_id for d in dbt_tasks}
+                             for t in dbt_tasks)
+    assert dag.get_task("check_quality").upstream_task_ids >= {"plan_window"}
+    assert dag.get_task("publish_marts").upstream_task_ids == {"check_quality"}
+    ingest = dagbag.dags["ingest_raw_logs"]
+    for source in SOURCES:
+        assert [a.name for a in ingest.get_task(f"check_{source}").outlets] == [f"raw.{source}"]
+        assert not ingest.get_task(f"load_{source}").outlets
+
+
 def test_dag_files_only_wire_tasks():
     """Logic lives in plugins/growthflow; a DAG file stays short and imports no database driver."""
     for path in (PROJECT_ROOT / "dags").glob("*.py"):
