@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import arviz as az
 import numpy as np
+import nutpie
 import pymc as pm
 
 from models_ltv.model import build_model
@@ -22,6 +23,9 @@ class FitSettings:
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
+    #: Chains run in parallel threads; each chain has its own seed, so the draws do not
+    #: depend on how many run at once.
+    cores: int = 2
     seed: int = 20261122
     target_accept: float = 0.95
     max_rhat: float = 1.01
@@ -91,17 +95,37 @@ def _map_point(model: pm.Model, settings: FitSettings) -> az.InferenceData:
     return az.from_dict({"posterior": posterior}, coords={"campaign": list(model.coords["campaign"])}, dims=dims)
 
 
+class SamplingProgress:
+    """nutpie's progress callback as plain log lines (a task log has no terminal for a bar),
+    at most one every ``every_seconds``."""
+
+    def __init__(self, settings: FitSettings, say, every_seconds: float = 30.0):
+        self.total = settings.chains * (settings.draws + settings.tune)
+        self.say, self.every, self.started, self.last = say, every_seconds, time.perf_counter(), 0.0
+
+    def __call__(self, chains) -> None:
+        now = time.perf_counter() - self.started
+        done = sum(chain.finished_draws for chain in chains)
+        if now - self.last < self.every and done < self.total:
+            return
+        self.last = now
+        divergences = sum(len(chain.divergent_draws) for chain in chains)
+        eta = f", about {now / done * (self.total - done):.0f}s to go" if 0 < done < self.total else ""
+        self.say(f"sampling: {done:,}/{self.total:,} draws (tuning included), {divergences} divergent, "
+                 f"{now:.0f}s{eta}")
+
+
 def fit(data: Encoded, settings: FitSettings = FitSettings(), progress=print) -> Fit:
     model = build_model(data)
     progress(f"fitting {settings.method}: {data.rows:,} weighted rows for {data.customers:,.0f} customers, "
              f"{len(data.groups)} campaigns in {len(data.parents)} channels")
     started = time.perf_counter()
     if settings.method == "nuts":
-        with model:
-            idata = pm.sample(draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                              cores=1, random_seed=settings.seed, nuts_sampler="nutpie",
-                              target_accept=settings.target_accept, progressbar=False,
-                              var_names=list(CAMPAIGN_PARAMS + SHARED_PARAMS))
+        compiled = nutpie.compile_pymc_model(model, var_names=list(CAMPAIGN_PARAMS + SHARED_PARAMS))
+        idata = nutpie.sample(compiled, draws=settings.draws, tune=settings.tune, chains=settings.chains,
+                              cores=min(settings.cores, settings.chains), seed=settings.seed,
+                              target_accept=settings.target_accept, progress_bar=False,
+                              progress_callback=SamplingProgress(settings, progress), progress_rate=1000)
     else:
         idata = _map_point(model, settings)
     seconds = time.perf_counter() - started

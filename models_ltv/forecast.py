@@ -32,7 +32,7 @@ class ForecastInput:
     (time since acquisition), times in the model's unit.
     ``groups``: ``group``, ``users`` (acquired, paying or not), ``spend``.
     ``observed``: cumulative observed revenue per ``group`` by ``day`` since acquisition
-    (0..365, days), already net of cancellations and counting first purchases.
+    (whole days elapsed, 0..365), already net of cancellations and counting first purchases.
     ``unit_days``: days per model time unit (1 or 7).
     """
 
@@ -42,7 +42,8 @@ class ForecastInput:
     unit_days: float = 1.0
 
     def observed_by(self, day: int) -> pd.Series:
-        upto = self.observed[self.observed["day"] <= day]
+        """Revenue of purchases made less than ``day`` days after each customer's acquisition."""
+        upto = self.observed[self.observed["day"] < day]
         latest = upto.sort_values("day").groupby("group")["revenue"].last()
         return latest.reindex(self.groups["group"]).fillna(0.0)
 

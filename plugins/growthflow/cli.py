@@ -162,9 +162,14 @@ def cmd_check(args) -> int:
 
 
 def cmd_ltv(args) -> int:
-    from growthflow.ltv.show import forecast_table
+    from growthflow.ltv import show
 
+    for path, suffix in ((args.csv, ".csv"), (args.xlsx, ".xlsx"), (args.chart, ".png")):
+        if path and path.suffix.lower() != suffix:
+            raise ConfigError(f"{path} should end in {suffix}")
     targets, _ = ensure_warehouse(quiet=True)
+    if args.action == "backtest":
+        return _ltv_backtest(args, targets)
     if args.action == "run":
         from growthflow.ltv.job import run_nightly
         from growthflow.ltv.reader import latest_as_of
@@ -172,7 +177,28 @@ def cmd_ltv(args) -> int:
         as_of = args.as_of or latest_as_of(targets.owner_url)
         run_nightly(targets.owner_url, as_of, f"cli__{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S}")
         args.as_of = as_of
-    print(forecast_table(targets.owner_url, args.as_of, args.horizon))
+    frame = show.read_forecasts(targets.owner_url, args.as_of, args.campaign)
+    print(show.format_table(frame, args.horizon))
+    for path in (args.csv, args.xlsx):
+        if path:
+            say(f"wrote {show.export(frame, path)}")
+    if args.chart:
+        say(f"fan chart: {show.fan_chart(frame, args.chart)}")
+    return 0
+
+
+def _ltv_backtest(args, targets) -> int:
+    from growthflow.ltv.backtest import run_backtest, write_report
+    from models_ltv.backtest import format_summary
+    from models_ltv.fit import FitSettings
+
+    settings = load_settings()
+    as_of_dates = [args.as_of] if args.as_of else None
+    table, summary = run_backtest(targets.owner_url, args.truth or settings.truth_root, as_of_dates,
+                                  origins=args.origins, every_days=args.every,
+                                  fit_settings=FitSettings(method=args.method), peer_method=args.peer, progress=say)
+    print(format_summary(summary))
+    say(f"per-campaign table, summary and plot in {write_report(table, summary)}")
     return 0
 
 
@@ -332,14 +358,29 @@ def build_parser() -> argparse.ArgumentParser:
                    help="raw source (delivery; default all)")
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("ltv", help="campaign LTV forecasts: fit and publish (run) or print them (show)",
+    p = sub.add_parser("ltv", help="campaign LTV forecasts: fit and publish (run), print and export (show), "
+                                    "backtest against the ground truth",
                        description="`run` fits the LTV model as of a date and publishes its forecasts, like the "
-                                   "forecast_ltv DAG (settings from GROWTHFLOW_LTV_*); `show` prints the forecast "
-                                   "table: per campaign, revenue and ROAS with 10/50/90%% intervals and payback day.")
-    p.add_argument("action", choices=["run", "show"])
-    p.add_argument("--as-of", type=dt.date.fromisoformat, help="as-of date (default: newest)")
+                                   "forecast_ltv DAG (settings from GROWTHFLOW_LTV_*). `show` prints the published "
+                                   "forecast table (per campaign, revenue and ROAS with 10/50/90% intervals and "
+                                   "payback day) and can export it to CSV/Excel and draw a fan chart; it never refits. "
+                                   "`backtest` refits at past as-of dates and scores the forecasts against the "
+                                   "generator's ground truth (generated data only); it publishes nothing.")
+    p.add_argument("action", choices=["run", "show", "backtest"])
+    p.add_argument("--as-of", type=dt.date.fromisoformat,
+                   help="as-of date (run/show default: newest; backtest: this one date instead of rolling origins)")
+    p.add_argument("--campaign", help="show: one campaign only (e.g. cmp_0003)")
     p.add_argument("--horizon", type=int, choices=[30, 90, 180, 365], default=365,
-                   help="days after acquisition (show; default 365)")
+                   help="show: days after acquisition in the table (default 365)")
+    p.add_argument("--csv", type=Path, help="show: also write every horizon and basis to this CSV file")
+    p.add_argument("--xlsx", type=Path, help="show: also write them to this Excel file")
+    p.add_argument("--chart", type=Path, help="show: draw the fan chart (PNG) of revenue per user against spend")
+    p.add_argument("--origins", type=int, default=4, help="backtest: number of as-of dates (default 4)")
+    p.add_argument("--every", type=int, default=14, help="backtest: days between as-of dates (default 14)")
+    p.add_argument("--method", choices=["nuts", "map"], default="nuts", help="backtest: fit method (default nuts)")
+    p.add_argument("--peer", choices=["mcmc", "map", "none"], default="mcmc",
+                   help="backtest: fit the no-pooling peer with MCMC (default), MAP, or not at all")
+    p.add_argument("--truth", type=Path, help="backtest: ground-truth folder (default GROWTHFLOW_TRUTH_ROOT)")
     p.set_defaults(func=cmd_ltv)
 
     p = sub.add_parser("summary", help="per source and day: lines loaded and quarantined, by reason")
