@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from models_ltv.fit import Fit
+from models_ltv.prospects import Prospects
 
 HORIZONS_DAYS = (30, 90, 180, 365)
 QUANTILES = (0.1, 0.5, 0.9)
@@ -34,12 +35,16 @@ class ForecastInput:
     ``observed``: cumulative observed revenue per ``group`` by ``day`` since acquisition
     (whole days elapsed, 0..365), already net of cancellations and counting first purchases.
     ``unit_days``: days per model time unit (1 or 7).
+    ``prospects``: first purchases still to come; each new payer is worth, draw by draw,
+    what the campaign's current payers are worth by the same horizon.
     """
 
     customers: pd.DataFrame
     groups: pd.DataFrame
     observed: pd.DataFrame
     unit_days: float = 1.0
+    #: Users not paying yet who will still buy (``models_ltv.prospects``); None: not counted.
+    prospects: Prospects | None = None
 
     def observed_by(self, day: int) -> pd.Series:
         """Revenue of purchases made less than ``day`` days after each customer's acquisition."""
@@ -123,16 +128,25 @@ def forecast(fit: Fit, inputs: ForecastInput, horizons=HORIZONS_DAYS, draws: int
     names = [str(g) for g in fit.idata.posterior["campaign"].to_numpy()]
     users = groups["users"].reindex(names).to_numpy(float)
     spend = groups["spend"].reindex(names).fillna(0.0).to_numpy(float)
+    payers = np.bincount(sim.group, minlength=len(names)).astype(float)
+    newcomers = _Newcomers(inputs.prospects, names, payers, np.random.default_rng(seed + 2))
+    # Since acquisition first: what a payer is worth by each horizon also prices the newcomers.
+    since = {}
+    for horizon in horizons:
+        purchases, future = sim.since_acquisition(horizon)
+        observed = inputs.observed_by(horizon).reindex(names).fillna(0.0).to_numpy(float)
+        since[horizon] = (purchases, observed + future)
     rows = []
     for basis in ("since_acquisition", "from_as_of"):
         for horizon in horizons:
             if basis == "since_acquisition":
-                purchases, future = sim.since_acquisition(horizon)
+                purchases, total = since[horizon]
                 observed = inputs.observed_by(horizon).reindex(names).fillna(0.0).to_numpy(float)
             else:
-                purchases, future = sim.from_as_of(horizon)
+                purchases, total = sim.from_as_of(horizon)
                 observed = np.zeros(len(names))
-            total = observed + future
+            extra_revenue, extra_purchases = newcomers.draw(horizon, basis, *since[horizon])
+            total, purchases = total + extra_revenue, purchases + extra_purchases
             q_total = _quantiles(total)
             for i, name in enumerate(names):
                 per_user = q_total[:, i] / users[i] if users[i] else np.full(3, np.nan)
@@ -148,18 +162,56 @@ def forecast(fit: Fit, inputs: ForecastInput, horizons=HORIZONS_DAYS, draws: int
                 })
     out = pd.DataFrame(rows)
     # The payback curve needs many horizons: fewer draws keep it cheap (a median, not a tail).
-    payback = payback_days(Simulator(fit, inputs, min(draws, 40), seed + 1), inputs, names, spend)
+    payback = payback_days(Simulator(fit, inputs, min(draws, 40), seed + 1), inputs, names, spend, newcomers)
     out["payback_day"] = out["campaign"].map(payback)
     return out
 
 
-def payback_days(sim: Simulator, inputs: ForecastInput, names: list[str], spend: np.ndarray) -> dict[str, float]:
+class _Newcomers:
+    """Revenue of first purchases still to come: a Poisson number of new payers per draw,
+    each worth what the campaign's current payers are worth by the horizon in that draw."""
+
+    def __init__(self, prospects: Prospects | None, names: list[str], payers: np.ndarray, rng):
+        self.prospects, self.payers, self.rng = prospects, payers, rng
+        if prospects is not None and list(prospects.groups) != names:
+            raise ValueError("prospects are not in the model's campaign order")
+
+    def expected(self, horizon: float, basis: str) -> np.ndarray:
+        if self.prospects is None:
+            return np.zeros(len(self.payers))
+        return self.prospects.expected_new_payers(horizon, basis)
+
+    #: A campaign's value per payer is shrunk toward all campaigns' with this many payers'
+    #: weight: a campaign with one payer so far does not price its newcomers on that one.
+    PRIOR_PAYERS = 20.0
+
+    def _per_payer(self, values: np.ndarray) -> np.ndarray:
+        overall = values.sum(axis=-1, keepdims=True) / max(self.payers.sum(), 1.0)
+        return (values + self.PRIOR_PAYERS * overall) / (self.payers + self.PRIOR_PAYERS)
+
+    def draw(self, horizon, basis, purchases_since, revenue_since):
+        expected = self.expected(horizon, basis)
+        if not expected.any():
+            return 0.0, 0.0
+        count = self.rng.poisson(np.broadcast_to(expected, revenue_since.shape))
+        # A new payer makes their first purchase, then buys like the payers before them.
+        return count * self._per_payer(revenue_since), count * (1.0 + self._per_payer(purchases_since))
+
+    def mean_revenue(self, horizon, revenue_since) -> np.ndarray:
+        return self.expected(horizon, "since_acquisition") * self._per_payer(revenue_since)
+
+
+def payback_days(sim: Simulator, inputs: ForecastInput, names: list[str], spend: np.ndarray,
+                 newcomers: _Newcomers | None = None) -> dict[str, float]:
     """First day since acquisition on which the median predicted revenue covers the spend (NaN: not within 365)."""
     result = {name: np.nan for name in names}
     for day in PAYBACK_GRID_DAYS:
         _, future = sim.since_acquisition(day)
         observed = inputs.observed_by(day).reindex(names).fillna(0.0).to_numpy(float)
-        median = np.median(observed + future, axis=0)
+        revenue = observed + future
+        if newcomers is not None:
+            revenue = revenue + newcomers.mean_revenue(day, revenue)
+        median = np.median(revenue, axis=0)
         for i, name in enumerate(names):
             if np.isnan(result[name]) and spend[i] > 0 and median[i] >= spend[i]:
                 result[name] = float(day)

@@ -16,7 +16,7 @@ import pandas as pd
 
 from growthflow.config import load_settings
 from growthflow.errors import GrowthflowError
-from growthflow.ltv.reader import latest_as_of, read_inputs
+from growthflow.ltv.reader import latest_as_of, read_inputs, read_prospects
 from growthflow.ltv.truth import realised_revenue
 
 BACKTEST_HORIZONS = (90, 180)
@@ -36,6 +36,7 @@ def run_backtest(conninfo: str, truth: Path, as_of_dates: list[dt.date] | None =
     from models_ltv.fit import FitSettings, fit
     from models_ltv.forecast import ForecastInput, forecast
     from models_ltv.peer import peer_forecast
+    from models_ltv.prospects import estimate
     from models_ltv.summary import encode
 
     if peer_method not in PEER_METHODS:
@@ -49,8 +50,11 @@ def run_backtest(conninfo: str, truth: Path, as_of_dates: list[dt.date] | None =
         if customers.empty:
             progress(f"[{number}/{len(as_of_dates)}] {as_of}: no paying customers yet, skipped")
             continue
-        inputs = ForecastInput(customers=customers, groups=groups, observed=observed, unit_days=unit_days)
-        result = fit(encode(customers), fit_settings, progress=lambda _: None)
+        data = encode(customers)
+        waiting, lags = read_prospects(conninfo, as_of)
+        inputs = ForecastInput(customers=customers, groups=groups, observed=observed, unit_days=unit_days,
+                               prospects=estimate(waiting, lags, [str(g) for g in data.groups]))
+        result = fit(data, fit_settings, progress=lambda _: None)
         if not result.passed:
             progress(f"[{number}/{len(as_of_dates)}] {as_of}: fit failed its diagnostics "
                      f"({'; '.join(result.diagnostics['problems'])}); scored anyway, flagged")

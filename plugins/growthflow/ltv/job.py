@@ -2,7 +2,7 @@
 
 Settings come from the environment so a rerun is the same run: ``GROWTHFLOW_LTV_METHOD``
 (``nuts``, or ``map`` for sizes NUTS does not fit the nightly window),
-``GROWTHFLOW_LTV_SEED``, ``GROWTHFLOW_LTV_DRAWS``, ``GROWTHFLOW_LTV_TUNE``,
+``GROWTHFLOW_LTV_SEED``, ``GROWTHFLOW_LTV_DRAWS``, ``GROWTHFLOW_LTV_TUNE``, ``GROWTHFLOW_LTV_TARGET_ACCEPT``,
 ``GROWTHFLOW_LTV_UNIT_DAYS`` (7: weeks).
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from growthflow.config import int_env, load_settings
 from growthflow.errors import ConfigError, GrowthflowError
-from growthflow.ltv.reader import read_inputs, snapshot_id
+from growthflow.ltv.reader import read_inputs, read_prospects, snapshot_id
 from growthflow.ltv.writer import publish, record_run
 
 MODEL_VERSION = "hbgnbd-gg-1"
@@ -34,20 +34,30 @@ def fit_settings_from_env():
     method = os.environ.get("GROWTHFLOW_LTV_METHOD", "nuts")
     if method not in METHODS:
         raise ConfigError(f"GROWTHFLOW_LTV_METHOD={method!r}: use one of {', '.join(METHODS)}")
+    raw_accept = os.environ.get("GROWTHFLOW_LTV_TARGET_ACCEPT") or "0.95"
+    try:
+        target_accept = float(raw_accept)
+    except ValueError:
+        target_accept = -1.0
+    if not 0.5 <= target_accept < 1.0:
+        raise ConfigError(f"GROWTHFLOW_LTV_TARGET_ACCEPT={raw_accept!r}: use a number in [0.5, 1), e.g. 0.99")
     return FitSettings(method=method, seed=int_env("GROWTHFLOW_LTV_SEED", 20261122),
-                       draws=int_env("GROWTHFLOW_LTV_DRAWS", 1000), tune=int_env("GROWTHFLOW_LTV_TUNE", 1000))
+                       draws=int_env("GROWTHFLOW_LTV_DRAWS", 1000), tune=int_env("GROWTHFLOW_LTV_TUNE", 1000),
+                       target_accept=target_accept)
 
 
 def run_nightly(conninfo: str, as_of: dt.date, run_id: str, fit_settings=None, unit_days: int | None = None,
                 forecast_draws: int = 200, progress=print) -> dict:
     from models_ltv.fit import fit
     from models_ltv.forecast import ForecastInput, forecast
+    from models_ltv.prospects import estimate
     from models_ltv.summary import encode
 
     fit_settings = fit_settings or fit_settings_from_env()
     unit_days = unit_days or int_env("GROWTHFLOW_LTV_UNIT_DAYS", 7)
     started = time.perf_counter()
     customers, groups, observed = read_inputs(conninfo, as_of, unit_days)
+    waiting, lags = read_prospects(conninfo, as_of)
     if customers.empty:
         raise GrowthflowError(f"no paying customers as of {as_of}; build the warehouse (marts) first")
     progress(f"as of {as_of}: {int(customers['weight'].sum()):,} paying customers in {len(customers):,} rows, "
@@ -55,20 +65,23 @@ def run_nightly(conninfo: str, as_of: dt.date, run_id: str, fit_settings=None, u
     run = {
         "run_id": run_id, "as_of_date": as_of, "model_version": MODEL_VERSION, "status": "failed", "reason": None,
         "settings": {**dataclasses.asdict(fit_settings), "unit_days": unit_days, "forecast_draws": forecast_draws},
-        "data_snapshot": snapshot_id(customers, groups, observed), "customers": int(customers["weight"].sum()),
+        "data_snapshot": snapshot_id(customers, groups, observed, waiting, lags), "customers": int(customers["weight"].sum()),
         "input_rows": len(customers), "campaigns": int(customers["group"].nunique()), "diagnostics": {},
         "library_versions": {name: importlib.metadata.version(name) for name in LIBRARIES},
         "fit_seconds": None, "posterior_path": None,
     }
-    result = fit(encode(customers), fit_settings, progress=progress)
+    data = encode(customers)
+    result = fit(data, fit_settings, progress=progress)
     run.update(diagnostics=result.diagnostics, fit_seconds=result.seconds,
                posterior_path=str(save_posterior(result, as_of, run_id)))
     if not result.passed:
         run.update(status="rejected", reason="; ".join(result.diagnostics["problems"]))
         record_run(conninfo, run)
         raise ForecastRejected(f"LTV fit for {as_of} failed its diagnostics ({run['reason']}); nothing published. "
-                               "Raise GROWTHFLOW_LTV_DRAWS/TUNE or use GROWTHFLOW_LTV_METHOD=map")
-    inputs = ForecastInput(customers=customers, groups=groups, observed=observed, unit_days=unit_days)
+                               "Divergences: raise GROWTHFLOW_LTV_TARGET_ACCEPT (e.g. 0.99); low ESS or high R-hat: raise "
+                               "GROWTHFLOW_LTV_DRAWS/TUNE; or use GROWTHFLOW_LTV_METHOD=map")
+    inputs = ForecastInput(customers=customers, groups=groups, observed=observed, unit_days=unit_days,
+                           prospects=estimate(waiting, lags, [str(g) for g in data.groups]))
     forecasts = forecast(result, inputs, draws=forecast_draws, seed=fit_settings.seed)
     run.update(status="published")
     rows = publish(conninfo, run, forecasts)

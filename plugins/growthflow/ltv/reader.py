@@ -93,6 +93,30 @@ order by 1, 2
 """
 
 
+PROSPECTS = _BASE + """,
+acquired as (
+    select acquisition_campaign_id as campaign_id, user_id, install_date,
+           coalesce(installed_at, signed_up_at) as acquired_at
+    from marts.dim_users
+    where acquisition_campaign_id is not null and install_date <= %(as_of)s
+),
+first_purchases as (
+    select user_id, min(charged_at) as first_at from purchases group by 1
+),
+aged as (
+    select acquired.campaign_id, %(as_of)s::date - acquired.install_date as age_days,
+           floor(extract(epoch from first_purchases.first_at - acquired.acquired_at) / 86400.0)::int as lag_days,
+           first_purchases.user_id is not null as paid
+    from acquired
+    left join first_purchases on first_purchases.user_id = acquired.user_id
+)
+select campaign_id, age_days, greatest(lag_days, 0) as lag_days, count(*) as users, count(*) filter (where paid) as payers
+from aged
+group by 1, 2, 3
+order by 1, 2, 3
+"""
+
+
 def _frame(conn: psycopg.Connection, sql: str, params: dict) -> pd.DataFrame:
     cur = conn.execute(sql, params)
     return pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description])
@@ -114,6 +138,19 @@ def read_inputs(conninfo: str, as_of: dt.date, unit_days: int) -> tuple[pd.DataF
     groups = groups.rename(columns={"campaign_id": "group"})
     observed = observed.rename(columns={"campaign_id": "group"})
     return customers, groups, observed
+
+
+def read_prospects(conninfo: str, as_of: dt.date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(acquired users and payers per campaign and age in days; payers by age and days from
+    install to first purchase): what ``models_ltv.prospects.estimate`` learns from."""
+    with psycopg.connect(conninfo) as conn:
+        rows = _frame(conn, PROSPECTS, {"as_of": as_of})
+    for column in ("age_days", "users", "payers"):
+        rows[column] = rows[column].astype(float)
+    users = (rows.groupby(["campaign_id", "age_days"], as_index=False)[["users", "payers"]].sum()
+             .rename(columns={"campaign_id": "group"}))
+    lags = rows[rows["payers"] > 0].groupby(["age_days", "lag_days"], as_index=False)["payers"].sum()
+    return users, lags
 
 
 def snapshot_id(*frames: pd.DataFrame) -> str:
