@@ -47,7 +47,9 @@ def test_bi_reader_reads_marts_only(warehouse, bi_password):
         assert conn.execute("SELECT current_user").fetchone()[0] == BI_ROLE
         assert conn.execute("SELECT users FROM marts.kpi_probe").fetchone()[0] == 3
         for statement in ("SELECT * FROM raw.events", "SELECT * FROM staging.stg_probe",
-                          "SELECT * FROM raw.quarantine", "SELECT * FROM meta.schema_migrations"):
+                          "SELECT * FROM raw.quarantine", "SELECT * FROM meta.schema_migrations",
+                          "SELECT * FROM dq.validation_results", "SELECT * FROM dq.alert_log",
+                          "SELECT * FROM ltv.campaign_forecasts", "SELECT * FROM ltv.model_runs"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement)
         for statement in ("INSERT INTO marts.kpi_probe VALUES ('2026-01-02', 1)",
