@@ -14,7 +14,6 @@ import sys
 import numpy as np
 import pandas as pd
 import psycopg
-import pymc as pm
 import pytest
 from pymc_marketing.clv import GammaGammaModel
 
@@ -31,7 +30,6 @@ from models_ltv.prospects import estimate
 from models_ltv.simulate import simulate_campaigns
 from models_ltv.summary import SummaryError, encode, to_time_unit
 
-from conftest import DEFECTIVE
 from support import dbt, load_dates
 
 SIZES = {"tiny": 40, "small": 300, "mid": 800, "large": 2000, "solo": 1200}
