@@ -13,7 +13,8 @@ checks the partition: its report is in the `check_<source>` task log, its result
 (`fail`) check failed; warnings are reported and do not block.
 
 **Schedule**: daily at 10:00 Asia/Seoul, for the previous day's deliveries.
-The sensor waits up to 6 hours for a late partition, then fails with one alert.
+The sensor waits up to 6 hours for a late partition (`GROWTHFLOW_PARTITION_TIMEOUT_SECONDS`),
+then fails with one alert, and nothing downstream runs.
 
 **Rerun a date**: clear the run in the UI, or trigger with the `delivery_date`
 param (`bin/growthflow airflow dags trigger ingest_raw_logs -c '{"delivery_date": "2026-09-14"}'`).
@@ -25,7 +26,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronTriggerTimetable, Param, PokeReturnValue, dag, task
 
-from growthflow.airflow_support import DEFAULT_ARGS, quality_gate, run_delivery_date, warehouse_conninfo
+from growthflow.airflow_support import (DEFAULT_ARGS, PARTITION_POKE_SECONDS, PARTITION_TIMEOUT_SECONDS, quality_gate,
+                                        run_delivery_date, warehouse_conninfo)
 from growthflow.assets import RAW_ASSETS
 from growthflow.landing import SOURCES
 
@@ -43,7 +45,8 @@ from growthflow.landing import SOURCES
                                    description="Delivery date to (re)load; empty = the day before the run")},
 )
 def ingest_raw_logs():
-    @task.sensor(task_id="wait_for_partitions", poke_interval=60, timeout=6 * 3600, mode="reschedule")
+    @task.sensor(task_id="wait_for_partitions", poke_interval=PARTITION_POKE_SECONDS, timeout=PARTITION_TIMEOUT_SECONDS,
+                 mode="reschedule")
     def wait_for_partitions(**context) -> PokeReturnValue:
         from growthflow.ingest.tasks import missing_partitions
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,10 +12,11 @@ import psycopg
 import pytest
 
 from growthflow.airflow_support import delivery_date_for, run_delivery_date
-from growthflow.config import PROJECT_ROOT, WAREHOUSE_CONN_ID
+from growthflow.config import PROJECT_ROOT
 from growthflow.landing import SOURCES
 
 from conftest import DEFECTIVE
+from support import airflow_dags_test, asset_events_of_latest_run
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +82,37 @@ def test_delivery_date_is_the_seoul_day_before_the_run(logical, expected):
     assert delivery_date_for(pendulum.parse(logical)) == dt.date.fromisoformat(expected)
 
 
+HOSTILE_DATES = ("2026-09-14'; DROP TABLE raw.events; --", "2026-09-14 && rm -rf /", "../../etc/passwd", "yesterday")
+
+
+@pytest.mark.parametrize("dag_id, param", [("ingest_raw_logs", "delivery_date"), ("build_warehouse", "window_start"),
+                                           ("forecast_ltv", "as_of_date")])
+def test_dag_params_take_a_date_and_refuse_anything_else(dagbag, dag_id, param):
+    from airflow.sdk.exceptions import ParamValidationError
+
+    spec = dagbag.dags[dag_id].params.get_param(param)
+    assert spec.resolve("2026-09-14") == "2026-09-14"
+    for value in HOSTILE_DATES:
+        with pytest.raises(ParamValidationError):
+            spec.resolve(value)
+
+
+def test_a_hostile_date_is_refused_before_sql_or_a_path_even_past_the_param():
+    """Params can be skipped (a cleared run keeps its old conf; the CLI's -c is not checked
+    everywhere), so the task code validates again, with one line."""
+    from growthflow.build_window import window_start
+    from growthflow.errors import BadInput, ConfigError
+
+    for value in HOSTILE_DATES:
+        with pytest.raises(BadInput, match="not a YYYY-MM-DD date") as refused:
+            run_delivery_date({"params": {"delivery_date": value}})
+        assert "\n" not in str(refused.value)
+        with pytest.raises(ConfigError, match="not a date"):
+            window_start(None, value)
+        with pytest.raises(ConfigError, match="not a date"):
+            window_start({"raw.events": [{"extra": {"delivery_date": value}}]})
+
+
 def test_delivery_date_param_overrides_the_logical_date():
     context = {"params": {"delivery_date": "2026-01-09"}, "logical_date": pendulum.parse("2026-03-05T01:00:00Z")}
     assert run_delivery_date(context) == dt.date(2026, 1, 9)
@@ -93,17 +123,10 @@ def airflow_run(database_factory, defective_dataset):
     """`airflow dags test DAG DATE [-c CONF]` against a fresh warehouse database."""
     url = database_factory()
     landing, _ = defective_dataset
-    env = dict(os.environ)
-    env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"] = url.replace("postgresql://", "postgres://", 1)
-    env["GROWTHFLOW_LANDING_ROOT"] = str(landing)
 
     def run(dag_id: str, logical: str, conf: dict | None = None, landing_root: Path | None = None,
             expect_success: bool = True, extra_env: dict | None = None) -> subprocess.CompletedProcess:
-        cmd = ["airflow", "dags", "test", dag_id, logical]
-        if conf:
-            cmd += ["-c", json.dumps(conf)]
-        run_env = dict(env, GROWTHFLOW_LANDING_ROOT=str(landing_root or landing), **(extra_env or {}))
-        result = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=900, cwd=PROJECT_ROOT)
+        result = airflow_dags_test(dag_id, logical, url, landing_root or landing, conf, extra_env)
         if expect_success:
             assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         return result
@@ -153,17 +176,6 @@ def test_ltv_dag_publishes_forecasts_after_the_build(airflow_run):
     assert runs == [(delivery, "published")] and forecasts > 0
 
 
-def _asset_events_of_latest_run(dag_id: str) -> dict[str, dict]:
-    """Asset events the newest run of ``dag_id`` emitted, read from Airflow's metadata database."""
-    url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://", 1)
-    with psycopg.connect(url) as conn:
-        (run_id,) = conn.execute("SELECT run_id FROM dag_run WHERE dag_id = %s ORDER BY id DESC LIMIT 1",
-                                 (dag_id,)).fetchone()
-        rows = conn.execute("SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id"
-                            " WHERE e.source_dag_id = %s AND e.source_run_id = %s", (dag_id, run_id)).fetchall()
-    return {name: extra for name, extra in rows}
-
-
 def test_a_fail_check_stops_its_asset_and_a_warning_does_not(airflow_run, defective_dataset, tmp_path):
     """Ad spend flooded with unreadable rows fails its blocking check: raw.ad_spend is not
     published. Events with a few bad lines only warn: raw.events is published."""
@@ -179,7 +191,7 @@ def test_a_fail_check_stops_its_asset_and_a_warning_does_not(airflow_run, defect
     output = result.stdout + result.stderr
     assert "DATA QUALITY FAIL (ad_spend delivery" in output and "raw_ad_spend" in output
     assert "DATA QUALITY WARN (events delivery" in output
-    events = _asset_events_of_latest_run("ingest_raw_logs")
+    events = asset_events_of_latest_run("ingest_raw_logs")
     assert "raw.ad_spend" not in events
     assert {"raw.events", "raw.payments", "raw.campaigns"} <= set(events)
     assert events["raw.events"] == {"delivery_date": delivery.isoformat()}

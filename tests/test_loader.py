@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -130,6 +129,33 @@ def test_hostile_text_is_stored_verbatim(loaded):
         assert conn.execute("SELECT to_regclass('raw.events')").fetchone()[0] == "raw.events"
     assert len(screens) >= len(injected) > 0
     assert any("DROP TABLE" in s or "rm -rf" in s for s in screens)
+
+
+def test_a_file_name_with_sql_and_shell_text_is_stored_as_data(database_factory, loaded, tmp_path):
+    """Hostile file names reach SQL only as COPY data and bound parameters, and no shell."""
+    import shutil
+
+    _, landing, _ = loaded
+    url = database_factory()
+    day = DEFECTIVE.start
+    copy = tmp_path / "landing"
+    shutil.copytree(landing / "events" / f"dt={day}", copy / "events" / f"dt={day}")
+    hostile = "events-x'); DROP TABLE raw.events; --$(touch pwned)`touch pwned`;touch pwned.jsonl.gz"
+    first = sorted((copy / "events" / f"dt={day}").glob("events-*.jsonl.gz"))[0]
+    first.rename(first.with_name(hostile))
+    load_partition(url, "events", day, copy)
+    with psycopg.connect(url) as conn:
+        names = {r[0] for r in conn.execute("SELECT DISTINCT source_file FROM raw.events")}
+        audited = {r[0] for r in conn.execute("SELECT source_file FROM raw.load_audit")}
+    assert hostile in names and hostile in audited
+    assert not (Path.cwd() / "pwned").exists() and not (copy / "events" / f"dt={day}" / "pwned").exists()
+
+
+@pytest.mark.parametrize("source, day", [("../../etc", dt.date(2026, 3, 1)), ("events", "2026-03-01/../../x"),
+                                         ("events", "2026-03-01'; DROP TABLE raw.events; --")])
+def test_only_a_known_source_and_a_real_date_become_a_path(warehouse, source, day):
+    with pytest.raises(BadInput, match="unknown source|not a date"):
+        load_partition(warehouse, source, day, Path("/nonexistent"))
 
 
 def test_rerunning_a_date_leaves_every_table_identical(loaded):

@@ -14,14 +14,19 @@ from urllib.parse import quote
 import pendulum
 
 from growthflow.alerts import notify_failure
-from growthflow.config import WAREHOUSE_CONN_ID
+from growthflow.config import WAREHOUSE_CONN_ID, int_env
 
 BUSINESS_TZ = "Asia/Seoul"
+
+#: How long the ingest sensor waits for a partition's _SUCCESS marker, and how often it looks.
+PARTITION_TIMEOUT_SECONDS = int_env("GROWTHFLOW_PARTITION_TIMEOUT_SECONDS", 6 * 3600)
+PARTITION_POKE_SECONDS = int_env("GROWTHFLOW_PARTITION_POKE_SECONDS", 60)
 
 DEFAULT_ARGS = {
     "owner": "growth-data",
     "retries": 2,
-    "retry_delay": timedelta(minutes=2),
+    # A warehouse restart or a network blip outlasts a few seconds; the wait doubles per try.
+    "retry_delay": timedelta(seconds=int_env("GROWTHFLOW_RETRY_DELAY_SECONDS", 120)),
     "retry_exponential_backoff": True,
     "on_failure_callback": notify_failure,
 }
@@ -55,24 +60,27 @@ def delivery_date_for(logical_date: dt.datetime) -> dt.date:
 
 def run_delivery_date(context) -> dt.date:
     """The ``delivery_date`` param if given (reruns of any date), else from the logical date."""
+    from growthflow.ingest.tasks import parse_delivery_date
+
     override = (context.get("params") or {}).get("delivery_date")
     if override:
-        return dt.date.fromisoformat(str(override))
+        return parse_delivery_date(override)
     return delivery_date_for(context["logical_date"])
 
 
 def fail_without_retry(job, *args, **kwargs):
     """Run ``job``; a failure that retrying cannot fix (a blocking data-quality check, an
-    LTV fit that fails its diagnostics) fails the task at once, so the Asset it would
-    publish is not updated and the shared notifier alerts once."""
+    LTV fit that fails its diagnostics, a malformed param or setting) fails the task at
+    once, so the Asset it would publish is not updated and the shared notifier alerts once."""
     from airflow.sdk.exceptions import AirflowFailException
 
+    from growthflow.errors import BadInput, ConfigError
     from growthflow.ltv.job import ForecastRejected
     from growthflow.quality.checks import DataQualityFailed
 
     try:
         return job(*args, **kwargs)
-    except (DataQualityFailed, ForecastRejected) as exc:
+    except (DataQualityFailed, ForecastRejected, BadInput, ConfigError) as exc:
         raise AirflowFailException(str(exc)) from None
 
 

@@ -20,7 +20,11 @@ def _event_dates(events: Iterable[Any]) -> list[dt.date]:
         extra = getattr(event, "extra", None) or (event.get("extra") if isinstance(event, Mapping) else None) or {}
         value = extra.get("delivery_date")
         if value:
-            dates.append(dt.date.fromisoformat(str(value)))
+            try:
+                dates.append(dt.date.fromisoformat(str(value)))
+            except ValueError:
+                raise ConfigError(f"an asset event carries delivery_date={str(value)[:40]!r}, which is not a date;"
+                                  " clear that event or trigger the build with a window_start param") from None
     return dates
 
 
@@ -33,9 +37,9 @@ def window_start(triggering_asset_events: Mapping[Any, Iterable[Any]] | None,
     """
     if explicit:
         try:
-            return dt.date.fromisoformat(str(explicit)).isoformat()
+            return dt.date.fromisoformat(str(explicit).strip()).isoformat()
         except ValueError:
-            raise ConfigError(f"window_start={explicit!r} is not a date; use YYYY-MM-DD") from None
+            raise ConfigError(f"window_start={str(explicit)[:40]!r} is not a date; use YYYY-MM-DD") from None
     dates: list[dt.date] = []
     for events in (triggering_asset_events or {}).values():
         dates.extend(_event_dates(events))

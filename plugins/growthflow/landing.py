@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from growthflow.errors import BadInput
+
 SOURCES = ("events", "payments", "ad_spend", "campaigns")
 SUCCESS_MARKER = "_SUCCESS"
 
@@ -21,6 +23,11 @@ _FILE_PATTERNS = {
 
 
 def partition_dir(landing_root: Path, source: str, delivery_date: dt.date) -> Path:
+    """The partition's folder; only a known source and a real date ever become part of a path."""
+    if source not in SOURCES:
+        raise BadInput(f"unknown source {str(source)[:40]!r}; use one of {', '.join(SOURCES)}")
+    if not isinstance(delivery_date, dt.date):
+        raise BadInput(f"delivery date {str(delivery_date)[:40]!r} is not a date; pass one like 2026-09-14")
     return Path(landing_root) / source / f"dt={delivery_date.isoformat()}"
 
 
