@@ -1,10 +1,17 @@
-"""Helpers shared by test modules: load generated deliveries, run dbt."""
+"""Helpers shared by test modules: load generated deliveries, run dbt and Airflow, checksum tables."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
 from pathlib import Path
 
+import psycopg
+from psycopg import sql
+
+from growthflow.config import PROJECT_ROOT, WAREHOUSE_CONN_ID
 from growthflow.dbt_runner import run_dbt
 from growthflow.ingest.loader import load_partition
 from growthflow.landing import SOURCES
@@ -20,3 +27,52 @@ def load_dates(url: str, landing: Path, dates: list[dt.date]) -> None:
     for day in dates:
         for source in SOURCES:
             load_partition(url, source, day, landing)
+
+
+#: Tables that log every run by design (a rerun adds its own rows), and the view that
+#: summarises one of them: not part of "the data".
+RUN_LOGS = ("dq.validation_results", "dq.alert_log", "ltv.model_runs", "raw.partition_loads", "marts.dq_daily")
+#: Columns that name a run or a moment, not data: they differ between two runs by design.
+RUN_COLUMNS = ("load_id", "loaded_at", "quarantined_at", "run_id")
+
+
+def every_table_checksum(url: str) -> dict[str, tuple[int, str]]:
+    """Row count and content checksum of every table and view in the warehouse's schemas
+    (partitions through their parent), ignoring run logs and run-naming columns."""
+    out = {}
+    with psycopg.connect(url) as conn:
+        relations = conn.execute(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname IN ('raw', 'staging', 'dq', 'marts', 'ltv') AND c.relkind IN ('r', 'p', 'v', 'm')"
+            " AND NOT c.relispartition ORDER BY 1").fetchall()
+        for (name,) in relations:
+            if name in RUN_LOGS:
+                continue
+            schema, table = name.split(".")
+            out[name] = conn.execute(sql.SQL(
+                "SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), ''))"
+                " FROM (SELECT to_jsonb(t) - {}::text[] AS r FROM {}.{} AS t) AS rows").format(
+                    sql.Literal(list(RUN_COLUMNS)), sql.Identifier(schema), sql.Identifier(table))).fetchone()
+    return out
+
+
+def airflow_dags_test(dag_id: str, logical: str, warehouse_url: str, landing: Path, conf: dict | None = None,
+                      extra_env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`airflow dags test DAG DATE [-c CONF]` with the warehouse connection pointed at ``warehouse_url``."""
+    env = dict(os.environ, GROWTHFLOW_LANDING_ROOT=str(landing), **(extra_env or {}))
+    env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"] = warehouse_url.replace("postgresql://", "postgres://", 1)
+    cmd = ["airflow", "dags", "test", dag_id, logical]
+    if conf:
+        cmd += ["-c", json.dumps(conf, default=str)]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, cwd=PROJECT_ROOT)
+
+
+def asset_events_of_latest_run(dag_id: str) -> dict[str, dict]:
+    """Asset events the newest run of ``dag_id`` emitted, read from Airflow's metadata database."""
+    url = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("postgresql+psycopg2://", "postgresql://", 1)
+    with psycopg.connect(url) as conn:
+        (run_id,) = conn.execute("SELECT run_id FROM dag_run WHERE dag_id = %s ORDER BY id DESC LIMIT 1",
+                                 (dag_id,)).fetchone()
+        rows = conn.execute("SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id"
+                            " WHERE e.source_dag_id = %s AND e.source_run_id = %s", (dag_id, run_id)).fetchall()
+    return {name: extra for name, extra in rows}
