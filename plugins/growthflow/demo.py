@@ -12,12 +12,11 @@ import time
 
 import pendulum
 
-from growthflow.config import load_settings
 from growthflow.errors import GrowthflowError
 
 INGEST_DAG = "ingest_raw_logs"
 #: DAGs downstream of ingest, in data-flow order; each runs when its input Assets update.
-ASSET_CHAIN = ("build_warehouse",)
+ASSET_CHAIN = ("build_warehouse", "forecast_ltv")
 INGEST_TRIGGER_UTC_HOUR = 1  # 10:00 Asia/Seoul
 
 
@@ -89,16 +88,34 @@ def follow_asset_chain(api, dag_id: str, upstream_done_at: str, timeout: float =
         time.sleep(5)
 
 
+def forecast_summary(conninfo: str, artifacts_dir) -> str:
+    """Top and bottom campaigns by predicted ROAS, the fan chart, and where the reports are."""
+    from growthflow.ltv.show import fan_chart, ranking, read_forecasts
+
+    lines = [f"Data Docs: {artifacts_dir / 'data_docs' / 'warehouse' / 'index.html'}"
+             f" (raw sources: {artifacts_dir / 'data_docs'}/<source>/index.html)"]
+    try:
+        frame = read_forecasts(conninfo)
+    except GrowthflowError as exc:
+        return "\n".join([str(exc), *lines])
+    folder = artifacts_dir / "ltv" / str(frame["as_of_date"].iloc[0])
+    chart = fan_chart(frame, folder / "fan_chart.png")
+    return "\n".join([ranking(frame), f"LTV fan chart: {chart}",
+                      f"LTV posterior and ROAS plot: {folder}/", *lines,
+                      "more: bin/growthflow ltv show [--campaign ID] [--csv F] [--xlsx F] [--chart F]"])
+
+
 def run_demo(args) -> int:
     from growthflow.airflow_api import AirflowAPI
     from growthflow.airflow_env import ADMIN_USER, admin_password, start_stack
     from growthflow.cli import _airflow_env
     from growthflow.generator.generate import generate
     from growthflow.generator.settings import GeneratorSettings
-    from growthflow.summary import layer_summary, load_summary
+    from growthflow.summary import layer_summary, load_summary, quality_summary
     from growthflow.warehouse import resolve_targets
 
     began = time.monotonic()
+    demo_started_at = dt.datetime.now(dt.timezone.utc)
     settings, env = _airflow_env()
     end = latest_complete_delivery_date()
     start = end - dt.timedelta(days=args.days - 1)
@@ -136,6 +153,10 @@ def run_demo(args) -> int:
     print(load_summary(targets.owner_url, start, end))
     print()
     print(layer_summary(targets.owner_url))
+    print()
+    print(quality_summary(targets.owner_url, since=demo_started_at))
+    print()
+    print(forecast_summary(targets.owner_url, settings.artifacts_dir))
     print()
     failed = result["states"].get("failed", 0)
     if failed:

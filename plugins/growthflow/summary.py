@@ -57,6 +57,7 @@ LAYERS = (
     ("marts", ("marts.fct_events", "marts.fct_payments", "marts.fct_ad_spend", "marts.dim_users",
                "marts.dim_campaigns", "marts.kpi_daily", "marts.kpi_weekly", "marts.kpi_acquisition_daily",
                "marts.funnel_cohort_weekly", "marts.retention_cohort_weekly", "marts.campaign_performance")),
+    ("ltv", ("ltv.campaign_forecasts", "ltv.model_runs")),
 )
 
 
@@ -73,4 +74,37 @@ def layer_summary(conninfo: str) -> str:
                 cells.append(f"{table.split('.', 1)[1]} {count:,}")
             if cells:
                 out.append(f"  {layer:<8} " + ", ".join(cells))
+    return "\n".join(out)
+
+
+def quality_summary(conninfo: str, since: dt.datetime | None = None) -> str:
+    """Data-quality verdicts per layer: checks run, blocking failures, warnings and the rows
+    they flagged, over the runs that checked since ``since`` (default: every run kept).
+    Then the checks that warned or failed most often, with their rows."""
+    with connect(conninfo) as conn:
+        per_layer = conn.execute(
+            "SELECT layer, count(*), count(DISTINCT run_id),"
+            " count(*) FILTER (WHERE NOT success AND severity = 'fail'),"
+            " count(*) FILTER (WHERE NOT success AND severity = 'warn'),"
+            " coalesce(sum(unexpected_count) FILTER (WHERE NOT success), 0)"
+            " FROM dq.validation_results WHERE checked_at >= %s"
+            " GROUP BY layer ORDER BY array_position(ARRAY['raw', 'staging', 'core', 'marts'], layer)",
+            (since or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),)).fetchall()
+        worst = conn.execute(
+            "SELECT suite, check_id, severity, count(*), coalesce(sum(unexpected_count), 0)"
+            " FROM dq.validation_results WHERE checked_at >= %s AND NOT success"
+            " GROUP BY 1, 2, 3 ORDER BY (severity = 'fail') DESC, 5 DESC LIMIT 8",
+            (since or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),)).fetchall()
+    if not per_layer:
+        return "data quality: no checks have run yet"
+    blocking = sum(row[3] for row in per_layer)
+    verdict = "FAIL" if blocking else ("WARN" if any(row[4] for row in per_layer) else "PASS")
+    out = [f"data quality: {verdict} ({blocking} blocking failure(s); history in dq.validation_results,"
+           " trend in marts.dq_daily)",
+           f"  {'layer':<8} {'runs':>5} {'checks':>7} {'blocking':>9} {'warnings':>9} {'rows flagged':>13}"]
+    for layer, checks, runs, failed, warned, rows in per_layer:
+        out.append(f"  {layer:<8} {runs:>5,} {checks:>7,} {failed:>9,} {warned:>9,} {rows:>13,}")
+    if worst:
+        out.append("  most frequent findings: " + "; ".join(
+            f"{suite}.{check} ({severity}, {times}x, {rows:,} rows)" for suite, check, severity, times, rows in worst))
     return "\n".join(out)

@@ -109,3 +109,25 @@ def fan_chart(frame: pd.DataFrame, path: Path, columns: int = 4) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def ranking(frame: pd.DataFrame, horizon: int = 365, top: int = 3) -> str:
+    """The best and worst campaigns by predicted ROAS (median) at ``horizon`` days after
+    acquisition, with their 10-90% intervals: the two ends a budget discussion starts from."""
+    rows = frame[(frame["basis"] == "since_acquisition") & (frame["horizon_days"] == horizon)]
+    rows = rows.dropna(subset=["roas_p50"]).sort_values("roas_p50", ascending=False)
+    if rows.empty:
+        return "no campaign with spend has a forecast yet"
+    as_of = frame["as_of_date"].iloc[0]
+
+    def line(row) -> str:
+        verdict = ("pays back" if row.roas_p10 >= 1 else "does not pay back" if row.roas_p90 < 1 else "uncertain")
+        return (f"  {row.campaign_id:<10} ROAS {row.roas_p50:.2f} [{row.roas_p10:.2f}, {row.roas_p90:.2f}]"
+                f"  {row.users:>7,} users  {verdict}")
+
+    out = [f"campaigns by predicted ROAS {horizon} days after acquisition (as of {as_of}; median [10%, 90%]):",
+           "  top:"]
+    out += [line(r) for r in rows.head(top).itertuples(index=False)]
+    out.append("  bottom:")
+    out += [line(r) for r in rows.tail(min(top, max(0, len(rows) - top))).itertuples(index=False)]
+    return "\n".join(out)
