@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -25,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 import psycopg  # noqa: E402
 
 from _common import run_measured, scratch_database, table  # noqa: E402
-from growthflow.generator.generate import generate  # noqa: E402
 from growthflow.generator.settings import GeneratorSettings  # noqa: E402
 
 EVENTS_PER_NEW_USER = 3.8  # a new user's first day: install, session, views, funnel steps

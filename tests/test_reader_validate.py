@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import gzip
-import zlib
 
 import pytest
 
-from growthflow.ingest.reader import Break, Line, iter_lines
+from growthflow.ingest.reader import Break, iter_lines
 from growthflow.ingest.validate import CsvLineValidator, JsonLineValidator
 
 GOOD_EVENT = (b'{"event_id":"e1","event_name":"signup","event_time":"2026-03-01T10:00:00+09:00",'
