@@ -77,34 +77,48 @@ def layer_summary(conninfo: str) -> str:
     return "\n".join(out)
 
 
+#: The newest verdict of each check: per delivery date for the raw suites, which check one
+#: partition each; the newest run for the window and mart suites, which supersede earlier ones.
+NEWEST_VERDICTS = """
+SELECT DISTINCT ON (suite, check_id, per_partition) *
+FROM (SELECT *, CASE WHEN layer = 'raw' AND suite <> 'raw_deliveries' THEN period_start END AS per_partition
+      FROM dq.validation_results WHERE checked_at >= %(since)s) AS results
+ORDER BY suite, check_id, per_partition, checked_at DESC
+"""
+
+
 def quality_summary(conninfo: str, since: dt.datetime | None = None) -> str:
-    """Data-quality verdicts per layer: checks run, blocking failures, warnings and the rows
-    they flagged, over the runs that checked since ``since`` (default: every run kept).
-    Then the checks that warned or failed most often, with their rows."""
+    """Data-quality verdicts per layer (the newest verdict of each check, from runs since
+    ``since``): checks, blocking failures, warnings and the rows they flagged; then the
+    findings that flagged the most rows. Earlier failures a later run superseded are counted."""
+    params = {"since": since or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)}
     with connect(conninfo) as conn:
         per_layer = conn.execute(
-            "SELECT layer, count(*), count(DISTINCT run_id),"
-            " count(*) FILTER (WHERE NOT success AND severity = 'fail'),"
+            "SELECT layer, count(*), count(*) FILTER (WHERE NOT success AND severity = 'fail'),"
             " count(*) FILTER (WHERE NOT success AND severity = 'warn'),"
             " coalesce(sum(unexpected_count) FILTER (WHERE NOT success), 0)"
-            " FROM dq.validation_results WHERE checked_at >= %s"
-            " GROUP BY layer ORDER BY array_position(ARRAY['raw', 'staging', 'core', 'marts'], layer)",
-            (since or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),)).fetchall()
+            f" FROM ({NEWEST_VERDICTS}) AS newest GROUP BY layer"
+            " ORDER BY array_position(ARRAY['raw', 'staging', 'core', 'marts'], layer)", params).fetchall()
         worst = conn.execute(
             "SELECT suite, check_id, severity, count(*), coalesce(sum(unexpected_count), 0)"
-            " FROM dq.validation_results WHERE checked_at >= %s AND NOT success"
-            " GROUP BY 1, 2, 3 ORDER BY (severity = 'fail') DESC, 5 DESC LIMIT 8",
-            (since or dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),)).fetchall()
+            f" FROM ({NEWEST_VERDICTS}) AS newest WHERE NOT success"
+            " GROUP BY 1, 2, 3 ORDER BY (severity = 'fail') DESC, 5 DESC LIMIT 6", params).fetchall()
+        superseded = conn.execute(
+            "SELECT count(*) FROM dq.validation_results WHERE checked_at >= %(since)s"
+            " AND NOT success AND severity = 'fail'", params).fetchone()[0]
     if not per_layer:
         return "data quality: no checks have run yet"
-    blocking = sum(row[3] for row in per_layer)
-    verdict = "FAIL" if blocking else ("WARN" if any(row[4] for row in per_layer) else "PASS")
-    out = [f"data quality: {verdict} ({blocking} blocking failure(s); history in dq.validation_results,"
-           " trend in marts.dq_daily)",
-           f"  {'layer':<8} {'runs':>5} {'checks':>7} {'blocking':>9} {'warnings':>9} {'rows flagged':>13}"]
-    for layer, checks, runs, failed, warned, rows in per_layer:
-        out.append(f"  {layer:<8} {runs:>5,} {checks:>7,} {failed:>9,} {warned:>9,} {rows:>13,}")
+    blocking = sum(row[2] for row in per_layer)
+    verdict = "FAIL" if blocking else ("WARN" if any(row[3] for row in per_layer) else "PASS")
+    out = [f"data quality: {verdict}, {blocking} blocking failure(s) in the newest verdicts"
+           " (history in dq.validation_results, trend in marts.dq_daily)",
+           f"  {'layer':<8} {'checks':>7} {'blocking':>9} {'warnings':>9} {'rows flagged':>13}"]
+    for layer, checks, failed, warned, rows in per_layer:
+        out.append(f"  {layer:<8} {checks:>7,} {failed:>9,} {warned:>9,} {rows:>13,}")
+    if superseded > blocking:
+        out.append(f"  {superseded - blocking} earlier blocking failure(s) were cleared by later runs"
+                   " (e.g. a build that met a partition still loading)")
     if worst:
-        out.append("  most frequent findings: " + "; ".join(
-            f"{suite}.{check} ({severity}, {times}x, {rows:,} rows)" for suite, check, severity, times, rows in worst))
+        out.append("  biggest findings: " + "; ".join(
+            f"{suite}.{check} ({severity}, {rows:,} rows)" for suite, check, severity, _, rows in worst))
     return "\n".join(out)
