@@ -46,6 +46,8 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("frequency", "recency", "T", "weight"):
         if df[column].isna().any() or (df[column] < 0).any():
             raise SummaryError(f"column {column!r} must be non-negative with no missing values")
+    if "age" in df.columns and (df["age"].isna() | (df["age"] < df["T"] - 1e-9)).any():
+        raise SummaryError("column 'age' (time since acquisition) must be known and at least T for every customer")
     if (df["recency"] > df["T"] + 1e-9).any():
         raise SummaryError("recency exceeds T for some customers: the last purchase is after the as-of date")
     if ((df["frequency"] == 0) & (df["recency"] > 0)).any():

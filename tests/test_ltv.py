@@ -75,6 +75,7 @@ def test_weighted_rows_give_the_same_likelihood_as_one_row_per_customer(simulate
     ({"recency": 99.0}, "recency exceeds T"),
     ({"frequency": -1}, "non-negative"),
     ({"monetary_value": 0.0}, "positive monetary_value"),
+    ({"age": 0.0}, "'age' .* at least T"),  # acquired after the first purchase, or unknown
 ])
 def test_summaries_that_cannot_be_modelled_are_refused_with_the_reason(simulated, change, message):
     bad = simulated.head(20).copy()

@@ -46,7 +46,10 @@ customers as (
            count(*) - 1 as frequency,
            extract(epoch from max(purchases.charged_at) - min(purchases.charged_at)) / 86400.0 as recency_days,
            extract(epoch from min(cutoff.at) - min(purchases.charged_at)) / 86400.0 as t_days,
-           extract(epoch from min(cutoff.at) - min(users.installed_at)) / 86400.0 as age_days,
+           -- A user whose install was never seen (a late or rejected install event) is
+           -- as old as their first purchase: never younger than it, never unknown.
+           extract(epoch from min(cutoff.at) - coalesce(least(min(users.installed_at), min(purchases.charged_at)),
+                                                        min(purchases.charged_at))) / 86400.0 as age_days,
            avg(purchases.net_krw) filter (where purchases.n > 1) as mean_repeat_krw
     from purchases
     join users on users.user_id = purchases.user_id
