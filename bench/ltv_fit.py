@@ -174,19 +174,31 @@ def main() -> int:
                          str(diag.get("divergences", "-")), f"{res['median_rel_error']:.1%}",
                          f"{res['coverage_90']:.0%}" if "coverage_90" in res else "-"))
         print(table(rows[-1:], header), flush=True)
+        comparison = compare(item, results)
+        if comparison:  # as soon as both halves exist, so a stopped run keeps it
+            print(comparison, flush=True)
     print()
     print(table(rows, header))
-    for item, res in results.items():
-        if not item.startswith("weighted-") or "error" in res:
-            continue
-        other = results.get(item.replace("weighted-", "per-customer-", 1))
-        if not other or "error" in other:
-            continue
-        line = f"{item}: weighted rows {other['seconds'] / res['seconds']:.2f}x faster than one row per customer"
-        if "mcse" in res and "mcse" in other:
-            line += f"; largest difference of posterior means {mcse_distance(res, other):.1f} Monte Carlo SEs"
-        print(line)
+    for item in results:
+        comparison = compare(item, results)
+        if comparison:
+            print(comparison)
     return 0
+
+
+def compare(item: str, results: dict) -> str | None:
+    """Speed and posterior agreement of a weighted fit and its per-customer twin, once both ran."""
+    if not item.startswith(("weighted-", "per-customer-")):
+        return None
+    weighted_item = item.replace("per-customer-", "weighted-", 1)
+    res, other = results.get(weighted_item), results.get(weighted_item.replace("weighted-", "per-customer-", 1))
+    if not res or not other or "error" in res or "error" in other or item != max(
+            (weighted_item, weighted_item.replace("weighted-", "per-customer-", 1)), key=list(results).index):
+        return None
+    line = f"{weighted_item}: weighted rows {other['seconds'] / res['seconds']:.2f}x faster than one row per customer"
+    if "mcse" in res and "mcse" in other:
+        line += f"; largest difference of posterior means {mcse_distance(res, other):.1f} Monte Carlo SEs"
+    return line
 
 
 if __name__ == "__main__":
