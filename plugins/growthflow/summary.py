@@ -100,9 +100,9 @@ def quality_summary(conninfo: str, since: dt.datetime | None = None) -> str:
             f" FROM ({NEWEST_VERDICTS}) AS newest GROUP BY layer"
             " ORDER BY array_position(ARRAY['raw', 'staging', 'core', 'marts'], layer)", params).fetchall()
         worst = conn.execute(
-            "SELECT suite, check_id, severity, count(*), coalesce(sum(unexpected_count), 0)"
+            "SELECT suite, check_id, severity, coalesce(sum(unexpected_count), 0)"
             f" FROM ({NEWEST_VERDICTS}) AS newest WHERE NOT success"
-            " GROUP BY 1, 2, 3 ORDER BY (severity = 'fail') DESC, 5 DESC LIMIT 6", params).fetchall()
+            " GROUP BY 1, 2, 3 ORDER BY (severity = 'fail') DESC, 4 DESC LIMIT 6", params).fetchall()
         superseded = conn.execute(
             "SELECT count(*) FROM dq.validation_results WHERE checked_at >= %(since)s"
             " AND NOT success AND severity = 'fail'", params).fetchone()[0]
@@ -120,5 +120,5 @@ def quality_summary(conninfo: str, since: dt.datetime | None = None) -> str:
                    " (e.g. a build that met a partition still loading)")
     if worst:
         out.append("  biggest findings: " + "; ".join(
-            f"{suite}.{check} ({severity}, {rows:,} rows)" for suite, check, severity, _, rows in worst))
+            f"{suite}.{check} ({severity}, {rows:,} rows)" for suite, check, severity, rows in worst))
     return "\n".join(out)
