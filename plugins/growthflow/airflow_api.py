@@ -72,6 +72,19 @@ class AirflowAPI:
         query = urllib.parse.urlencode({"order_by": "-run_after", "limit": limit})
         return self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns?{query}")["dag_runs"]
 
+    def schedule_expression(self, dag_id: str) -> dict | None:
+        """The DAG's Asset schedule as Airflow serialises it ({"all": [...]}, {"asset": {...}}, ...)."""
+        return self._request("GET", f"/api/v2/dags/{dag_id}/details").get("asset_expression")
+
+    def asset_names(self) -> dict[int, str]:
+        answer = self._request("GET", "/api/v2/assets?limit=1000")
+        return {asset["id"]: asset["name"] for asset in answer["assets"]}
+
+    def queued_asset_ids(self, dag_id: str) -> set[int]:
+        """Assets with an event the DAG has not been triggered by yet."""
+        answer = self._request("GET", f"/api/v2/dags/{dag_id}/assets/queuedEvents")
+        return {event["asset_id"] for event in answer["queued_events"]}
+
     def failed_tasks(self, dag_id: str, run_id: str) -> list[str]:
         quoted = urllib.parse.quote(run_id, safe="")
         answer = self._request("GET", f"/api/v2/dags/{dag_id}/dagRuns/{quoted}/taskInstances?state=failed")

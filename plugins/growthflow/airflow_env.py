@@ -85,6 +85,7 @@ def airflow_environment(settings: Settings, targets: Targets) -> dict[str, str]:
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "DO_NOT_TRACK": "1",
+        "GX_ANALYTICS_ENABLED": "false",
         # `airflow dags ...` warns about graphviz on every call; it only matters for `dags show`.
         "PYTHONWARNINGS": "ignore:Could not import graphviz",
         f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": _airflow_conn_uri(targets.owner_url),
@@ -104,6 +105,17 @@ def airflow_environment(settings: Settings, targets: Targets) -> dict[str, str]:
 
 def airflow_cli(env: dict[str, str]) -> list[str]:
     return [str(Path(sys.executable).parent / "airflow")]
+
+
+def component_command(env: dict[str, str], name: str) -> list[str]:
+    """The command that starts one stack component.
+
+    The scheduler starts through ``growthflow.preload`` so the tasks it forks
+    inherit the heavy libraries instead of importing them each time.
+    """
+    if name == "scheduler":
+        return [sys.executable, "-m", "growthflow.preload", name]
+    return [*airflow_cli(env), name]
 
 
 def run_airflow(env: dict[str, str], *args: str, check: bool = True, capture: bool = False) -> subprocess.CompletedProcess:
@@ -144,9 +156,13 @@ def _pid_file(settings: Settings, name: str) -> Path:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-        return True
     except OSError:
         return False
+    # A component that exited but was not reaped yet (its parent is gone) is a zombie: not running.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def stack_status(settings: Settings) -> dict[str, int | None]:
@@ -168,7 +184,7 @@ def start_stack(settings: Settings, env: dict[str, str], wait_seconds: int = 180
         if running[name]:
             continue
         with open(log_dir / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen([*airflow_cli(env), name], env=env, stdout=log, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(component_command(env, name), env=env, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.airflow_home)
         _pid_file(settings, name).write_text(str(proc.pid))
     url = f"http://127.0.0.1:{settings.airflow_port}"

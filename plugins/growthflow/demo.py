@@ -62,27 +62,43 @@ def follow_runs(api, dag_id: str, window: tuple[str, str], expected: int, timeou
         time.sleep(5)
 
 
-def follow_asset_chain(api, dag_id: str, upstream_done_at: str, timeout: float = 3600) -> dict:
-    """Wait until ``dag_id`` has caught up with every asset event up to ``upstream_done_at``.
+def schedule_satisfied(expression: dict | None, queued: set[str]) -> bool:
+    """Whether assets with queued events are enough to trigger a run of this Asset schedule."""
+    if not expression:
+        return False
+    if "asset" in expression:
+        return expression["asset"]["name"] in queued
+    if "all" in expression:
+        return all(schedule_satisfied(part, queued) for part in expression["all"])
+    if "any" in expression:
+        return any(schedule_satisfied(part, queued) for part in expression["any"])
+    return False
 
-    Asset-triggered runs queue while one is active (max_active_runs=1), so the
-    DAG has caught up when its newest run was queued after the upstream work
-    finished and nothing is queued or running.
+
+def follow_asset_chain(api, dag_id: str, timeout: float = 3600) -> dict:
+    """Wait until ``dag_id`` has acted on every asset event that can trigger it.
+
+    It has caught up when no run is queued or running and the events still
+    queued for it (if any) are not enough to trigger another run: for an
+    all-of-these-assets schedule, a source whose check failed on the last
+    date leaves the others queued for the next day.
     """
+    expression = api.schedule_expression(dag_id)
     started = time.monotonic()
     last_line = ""
     while True:
         runs = api.recent_runs(dag_id)
         active = [r for r in runs if r["state"] in ("queued", "running")]
-        caught_up = [r for r in runs if (r.get("queued_at") or r.get("run_after") or "") >= upstream_done_at]
+        names = api.asset_names()
+        queued = {names.get(asset_id, "") for asset_id in api.queued_asset_ids(dag_id)}
         done = [r for r in runs if r["state"] in ("success", "failed")]
         line = f"{dag_id}: {len(done)} run(s) finished, {len(active)} in progress"
         if line != last_line:
             say(f"{line} after {time.monotonic() - started:.0f}s")
             last_line = line
-        if caught_up and not active:
-            newest = runs[0]
-            return {"state": newest["state"], "end_date": newest.get("end_date") or upstream_done_at, "runs": runs}
+        if not active and not schedule_satisfied(expression, queued):
+            newest = runs[0] if runs else {"state": "none"}
+            return {"state": newest["state"], "runs": runs}
         if time.monotonic() - started > timeout:
             raise GrowthflowError(f"{dag_id} did not catch up within {timeout:.0f}s; see the Airflow UI")
         time.sleep(5)
@@ -141,12 +157,9 @@ def run_demo(args) -> int:
     say(f"backfill of {INGEST_DAG} created for {args.days} delivery dates; following it "
         f"(watch it live at {url}/dags/{INGEST_DAG})")
     result = follow_runs(api, INGEST_DAG, window, expected=args.days)
-    upstream_done = max((r.get("end_date") or "") for r in result["runs"])
     chain_states = {}
     for dag_id in ASSET_CHAIN:
-        outcome = follow_asset_chain(api, dag_id, upstream_done)
-        chain_states[dag_id] = outcome["state"]
-        upstream_done = outcome["end_date"]
+        chain_states[dag_id] = follow_asset_chain(api, dag_id)["state"]
 
     targets = resolve_targets(settings)
     print()
