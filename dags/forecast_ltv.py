@@ -14,6 +14,9 @@ seed, data snapshot, library versions, diagnostics; rejected runs too), and unde
 BI reads `marts.campaign_ltv` (campaign performance beside the latest forecast).
 
 **Schedule**: when the `marts` Asset is updated (after a successful, checked build).
+While the newest delivery loaded is more than 3 days behind the run's day
+(`GROWTHFLOW_MAX_STALENESS_DAYS`), as during a backfill, the run is skipped with the reason
+in the log: a forecast as of an old date would be published as tonight's.
 **Rerun or backfill**: trigger with `as_of_date`, e.g.
 `bin/growthflow airflow dags trigger forecast_ltv -c '{"as_of_date": "2026-09-30"}'`, or
 without Airflow: `bin/growthflow ltv run --as-of 2026-09-30`. Same data, settings and
@@ -25,7 +28,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from growthflow.airflow_support import DEFAULT_ARGS, fail_without_retry, warehouse_conninfo
+from growthflow.airflow_support import DEFAULT_ARGS, fail_without_retry, skip_if_stale, warehouse_conninfo
 from growthflow.assets import MARTS_ASSET
 
 
@@ -50,7 +53,11 @@ def forecast_ltv():
 
         conninfo = warehouse_conninfo()
         requested = context["params"].get("as_of_date")
-        as_of = parse_delivery_date(requested) if requested else latest_as_of(conninfo)
+        if requested:
+            as_of = parse_delivery_date(requested)
+        else:
+            as_of = latest_as_of(conninfo)
+            skip_if_stale(as_of, context)
         return fail_without_retry(run_nightly, conninfo, as_of, run_id=context["run_id"])
 
     fit_and_publish()

@@ -130,6 +130,26 @@ def test_a_hostile_date_is_refused_before_sql_or_a_path_even_past_the_param():
             window_start({"raw.events": [{"extra": {"delivery_date": value}}]})
 
 
+def test_the_build_window_covers_dates_loaded_since_the_newest_built_one():
+    from growthflow.build_window import window_start
+
+    def events(*days):
+        return {"raw.events": [{"extra": {"delivery_date": day}} for day in days]}
+
+    built = dt.date(2026, 3, 10)
+    # The usual night: the day after the newest built date.
+    assert window_start(events("2026-03-11"), built_through=built) == "2026-03-11"
+    # A late file for an earlier date rebuilds from that date.
+    assert window_start(events("2026-03-11", "2026-03-08"), built_through=built) == "2026-03-08"
+    # Builds skipped while a backfill loaded 03-11..03-20: the next build starts at 03-11, not 03-20.
+    assert window_start(events("2026-03-20"), built_through=built) == "2026-03-11"
+    # Nothing built yet: the dates the events carry (the first build is a full build anyway).
+    assert window_start(events("2026-03-20")) == "2026-03-20"
+    # An explicit rebuild wins; no events means dbt's own lookback.
+    assert window_start(events("2026-03-20"), "2026-01-01", built_through=built) == "2026-01-01"
+    assert window_start(None, built_through=built) == ""
+
+
 def test_delivery_date_param_overrides_the_logical_date():
     context = {"params": {"delivery_date": "2026-01-09"}, "logical_date": pendulum.parse("2026-03-05T01:00:00Z")}
     assert run_delivery_date(context) == dt.date(2026, 1, 9)
@@ -191,6 +211,46 @@ def test_ltv_dag_publishes_forecasts_after_the_build(airflow_run):
         forecasts = conn.execute("SELECT count(*) FROM ltv.campaign_forecasts WHERE as_of_date = %s",
                                  (delivery,)).fetchone()[0]
     assert runs == [(delivery, "published")] and forecasts > 0
+
+
+def test_the_nightly_forecast_skips_marts_that_are_behind_and_publishes_nothing(airflow_run):
+    """Run weeks after the newest loaded date (a backfill still catching up): skipped with the reason."""
+    with psycopg.connect(airflow_run.url) as conn:
+        newest = conn.execute("SELECT max(delivery_date) FROM raw.partition_loads").fetchone()[0]
+        before = conn.execute("SELECT count(*) FROM ltv.model_runs").fetchone()[0]
+    result = airflow_run("forecast_ltv", (newest + dt.timedelta(days=30)).isoformat())
+    output = result.stdout + result.stderr
+    assert f"the newest delivery loaded is {newest}, 29 days behind" in output, \
+        [line for line in output.splitlines() if "fit_and_publish" in line or "Error" in line][-8:]
+    with psycopg.connect(airflow_run.url) as conn:
+        state = conn.execute("SELECT count(*) FROM ltv.model_runs").fetchone()[0]
+    assert state == before  # no fit was attempted, nothing published
+
+
+def test_a_build_triggered_while_a_backfill_is_behind_is_skipped_whole(airflow_run):
+    with psycopg.connect(airflow_run.url) as conn:
+        newest = conn.execute("SELECT max(delivery_date) FROM raw.partition_loads").fetchone()[0]
+        checks = conn.execute("SELECT count(*) FROM dq.validation_results").fetchone()[0]
+    result = airflow_run("build_warehouse", (newest + dt.timedelta(days=30)).isoformat())
+    output = result.stdout + result.stderr
+    assert f"the newest delivery loaded is {newest}, 29 days behind" in output
+    assert "marts built, tested and checked" not in output  # publish_marts was skipped too
+    with psycopg.connect(airflow_run.url) as conn:
+        assert conn.execute("SELECT count(*) FROM dq.validation_results").fetchone()[0] == checks
+
+
+@pytest.mark.parametrize("as_of, run_after, stale", [
+    ("2026-03-04", "2026-03-05T01:00:00+00:00", False),  # the usual night: yesterday's delivery
+    ("2026-03-01", "2026-03-05T01:00:00+00:00", False),  # 3 days late: within the contract
+    ("2026-02-28", "2026-03-05T01:00:00+00:00", True),
+])
+def test_marts_older_than_the_lateness_contract_are_stale(as_of, run_after, stale):
+    from growthflow.airflow_support import stale_deliveries
+
+    reason = stale_deliveries(dt.date.fromisoformat(as_of), dt.datetime.fromisoformat(run_after), max_days=3)
+    assert (reason is not None) == stale
+    if stale:
+        assert "GROWTHFLOW_MAX_STALENESS_DAYS" in reason
 
 
 def test_a_fail_check_stops_its_asset_and_a_warning_does_not(airflow_run, defective_dataset, tmp_path):

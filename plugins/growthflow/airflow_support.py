@@ -21,6 +21,9 @@ BUSINESS_TZ = "Asia/Seoul"
 #: How long the ingest sensor waits for a partition's _SUCCESS marker, and how often it looks.
 PARTITION_TIMEOUT_SECONDS = int_env("GROWTHFLOW_PARTITION_TIMEOUT_SECONDS", 6 * 3600)
 PARTITION_POKE_SECONDS = int_env("GROWTHFLOW_PARTITION_POKE_SECONDS", 60)
+#: Builds and forecasts wait while the newest delivery loaded is further behind the run's
+#: day than this (the lateness contract): a backfill of history is still catching up.
+MAX_STALENESS_DAYS = int_env("GROWTHFLOW_MAX_STALENESS_DAYS", 3)
 
 DEFAULT_ARGS = {
     "owner": "growth-data",
@@ -66,6 +69,28 @@ def run_delivery_date(context) -> dt.date:
     if override:
         return parse_delivery_date(override)
     return delivery_date_for(context["logical_date"])
+
+
+def stale_deliveries(newest: dt.date, run_after: dt.datetime, max_days: int = MAX_STALENESS_DAYS) -> str | None:
+    """Why work on deliveries up to ``newest`` would be stale for a run due at ``run_after`` (None if not)."""
+    expected = delivery_date_for(run_after)
+    behind = (expected - newest).days
+    if behind <= max_days:
+        return None
+    return (f"the newest delivery loaded is {newest}, {behind} days behind {expected} (a backfill catching up, or "
+            f"deliveries missing): skipped, nothing is published; the first run once deliveries are within "
+            f"{max_days} days (GROWTHFLOW_MAX_STALENESS_DAYS) covers everything loaded meanwhile")
+
+
+def skip_if_stale(newest: dt.date | None, context) -> None:
+    """Skip (not fail) a build or forecast while a backfill of history is still loading."""
+    # Asset-triggered runs have no logical date: they are due when they were triggered.
+    due = context.get("logical_date") or context["dag_run"].run_after
+    reason = newest and stale_deliveries(newest, due)
+    if reason:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(reason)
 
 
 def fail_without_retry(job, *args, **kwargs):

@@ -20,6 +20,14 @@ def parse_delivery_date(value: str | dt.date) -> dt.date:
         raise BadInput(f"delivery date {str(value)[:40]!r} is not a YYYY-MM-DD date; pass one like 2026-09-14") from None
 
 
+def newest_loaded_delivery(conninfo: str) -> dt.date | None:
+    """The newest delivery date any load has completed (None before the first load)."""
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute("select max(delivery_date) from raw.partition_loads").fetchone()[0]
+
+
 def missing_partitions(delivery_date: dt.date) -> list[str]:
     """Partitions of ``delivery_date`` that are not complete yet (no ``_SUCCESS``)."""
     settings = load_settings()

@@ -166,8 +166,9 @@ def snapshot_id(*frames: pd.DataFrame) -> str:
 
 def latest_as_of(conninfo: str) -> dt.date:
     """The newest delivery date loaded: the as-of date of a night's forecast by default."""
-    with psycopg.connect(conninfo) as conn:
-        newest = conn.execute("select max(delivery_date) from raw.partition_loads").fetchone()[0]
+    from growthflow.ingest.tasks import newest_loaded_delivery
+
+    newest = newest_loaded_delivery(conninfo)
     if newest is None:
         from growthflow.errors import GrowthflowError
 
