@@ -102,6 +102,8 @@ def test_compose_and_image_agree_with_the_local_setup(env_file):
                                                                           f"/{WAREHOUSE_DATABASE}")
         assert urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).path == f"/{AIRFLOW_DATABASE}"
     assert config["services"]["airflow-worker"]["command"] == ["celery", "worker"]
+    # The same launcher as the local stack (airflow_env.component_command).
+    assert config["services"]["airflow-scheduler"]["command"] == ["python", "-m", "growthflow.preload", "scheduler"]
     assert config["services"]["airflow-init"]["command"][-1].strip().endswith("python -m growthflow.cli setup")
 
 
