@@ -15,10 +15,12 @@ only when every model, dbt test and blocking (`fail`) check passed.
 **Schedule**: when all four raw Assets have new events. Reprocessing starts at the
 earliest delivery date those events loaded (a late file rebuilds from its date on),
 or the day after the newest date already built if that is earlier; incremental
-models touch only those dates. While the newest delivery loaded is more than 3 days
-behind the run's day (`GROWTHFLOW_MAX_STALENESS_DAYS`), as while a backfill of
-history is loading, the run is skipped with the reason in the `plan_window` log;
-the first run after it catches up builds every date loaded meanwhile.
+models touch only those dates. The run is skipped, with the reason in the
+`plan_window` log, while a delivery date in or up to a week before its window is not
+loaded for every source (a backfill still loading; a missing partition has already
+alerted from the ingest sensor), or while the newest delivery loaded is more than 3
+days behind the run's day (`GROWTHFLOW_MAX_STALENESS_DAYS`). The first run once the
+dates are in builds every date loaded meanwhile.
 
 **Rerun**: trigger with `window_start` (a delivery date) to rebuild from that date on,
 e.g. `bin/growthflow airflow dags trigger build_warehouse -c '{"window_start": "2026-09-10"}'`.
@@ -33,7 +35,7 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
-from growthflow.airflow_support import DEFAULT_ARGS, quality_gate, skip_if_stale, warehouse_conninfo
+from growthflow.airflow_support import DEFAULT_ARGS, plan_build_window, quality_gate, warehouse_conninfo
 from growthflow.assets import MARTS_ASSET, RAW_ASSETS
 from growthflow.config import WAREHOUSE_CONN_ID
 from growthflow.dbt_runner import DBT_PROJECT_DIR, MANIFEST
@@ -60,13 +62,7 @@ PROFILE = ProfileConfig(
 def build_warehouse():
     @task
     def plan_window(**context) -> str:
-        from growthflow.build_window import newest_built_delivery, window_start
-        from growthflow.ingest.tasks import newest_loaded_delivery
-
-        conninfo, explicit = warehouse_conninfo(), context["params"].get("window_start")
-        if not explicit:  # an explicit rebuild runs whenever it is asked for
-            skip_if_stale(newest_loaded_delivery(conninfo), context)
-        start = window_start(context.get("triggering_asset_events"), explicit, newest_built_delivery(conninfo))
+        start = plan_build_window(warehouse_conninfo(), context)  # skips the run while dates are missing
         print(f"reprocessing delivery dates from {start or 'the newest built date minus the lookback'}")
         return start
 

@@ -150,6 +150,34 @@ def test_the_build_window_covers_dates_loaded_since_the_newest_built_one():
     assert window_start(None, built_through=built) == ""
 
 
+def test_a_build_waits_for_deliveries_that_are_not_loaded_yet(warehouse):
+    from growthflow.airflow_support import incomplete_deliveries
+    from growthflow.ingest.tasks import unloaded_partitions
+
+    def loaded(day: str, sources=SOURCES):
+        with psycopg.connect(warehouse) as conn:
+            for source in sources:
+                conn.execute("INSERT INTO raw.partition_loads (source, delivery_date, load_id, files, lines_read,"
+                             " rows_loaded, rows_quarantined, seconds) VALUES (%s, %s, gen_random_uuid(), 1, 1, 1,"
+                             " 0, 0)", (source, day))
+
+    assert unloaded_partitions(warehouse) == []  # nothing loaded, nothing missing
+    loaded("2026-03-01")
+    loaded("2026-03-05")  # a backfill that runs several dates at once, or yesterday's scheduled run
+    loaded("2026-03-03", [s for s in SOURCES if s != "payments"])
+    holes = unloaded_partitions(warehouse)
+    day = dt.date.fromisoformat
+    assert holes == ([(day("2026-03-02"), s) for s in sorted(SOURCES)] + [(day("2026-03-03"), "payments")]
+                     + [(day("2026-03-04"), s) for s in sorted(SOURCES)])
+    assert unloaded_partitions(warehouse, since=day("2026-03-04")) == [(day("2026-03-04"), s) for s in sorted(SOURCES)]
+    reason = incomplete_deliveries(holes)
+    assert reason.startswith("9 partition(s) on 3 delivery date(s) are not loaded yet, the first ad_spend 2026-03-02")
+    loaded("2026-03-02")
+    loaded("2026-03-03", ["payments"])
+    loaded("2026-03-04")
+    assert unloaded_partitions(warehouse) == [] and incomplete_deliveries([]) is None
+
+
 def test_delivery_date_param_overrides_the_logical_date():
     context = {"params": {"delivery_date": "2026-01-09"}, "logical_date": pendulum.parse("2026-03-05T01:00:00Z")}
     assert run_delivery_date(context) == dt.date(2026, 1, 9)

@@ -93,6 +93,44 @@ def skip_if_stale(newest: dt.date | None, context) -> None:
         raise AirflowSkipException(reason)
 
 
+def incomplete_deliveries(unloaded: list[tuple[dt.date, str]]) -> str | None:
+    """Why a build over these holes would publish a quiet day that was not (None if no holes)."""
+    if not unloaded:
+        return None
+    day, source = unloaded[0]
+    days = len({d for d, _ in unloaded})
+    return (f"{len(unloaded)} partition(s) on {days} delivery date(s) are not loaded yet, the first {source} "
+            f"{day} (a backfill still loading, or a delivery missing): skipped, nothing is published; "
+            "the first build once they are loaded covers every date loaded meanwhile")
+
+
+def skip_if_incomplete(unloaded: list[tuple[dt.date, str]]) -> None:
+    """Skip (not fail) a build whose window has dates that are not loaded yet."""
+    reason = incomplete_deliveries(unloaded)
+    if reason:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(reason)
+
+
+def plan_build_window(conninfo: str, context) -> str:
+    """The window start of a build run (see ``build_window``), skipping the run while it
+    would build over deliveries that are not loaded yet or are days behind."""
+    from growthflow.build_window import newest_built_delivery, window_start
+    from growthflow.ingest.tasks import newest_loaded_delivery, unloaded_partitions
+
+    explicit = context["params"].get("window_start")
+    built = newest_built_delivery(conninfo)
+    start = window_start(context.get("triggering_asset_events"), explicit, built)
+    if not explicit:  # an explicit rebuild runs whenever it is asked for
+        skip_if_stale(newest_loaded_delivery(conninfo), context)
+        # Holes from a week before the window (all history before the first build), as the
+        # blocking raw_deliveries check sees them: wait for them instead of failing on them.
+        since = dt.date.fromisoformat(start) - timedelta(days=7) if built and start else None
+        skip_if_incomplete(unloaded_partitions(conninfo, since))
+    return start
+
+
 def fail_without_retry(job, *args, **kwargs):
     """Run ``job``; a failure that retrying cannot fix (a blocking data-quality check, an
     LTV fit that fails its diagnostics, a malformed param or setting) fails the task at

@@ -28,6 +28,29 @@ def newest_loaded_delivery(conninfo: str) -> dt.date | None:
         return conn.execute("select max(delivery_date) from raw.partition_loads").fetchone()[0]
 
 
+def unloaded_partitions(conninfo: str, since: dt.date | None = None) -> list[tuple[dt.date, str]]:
+    """(delivery date, source) pairs with no completed load between ``since`` (default:
+    the first load) and the newest delivery date loaded: holes a build must not cover."""
+    import psycopg
+
+    query = """
+        with bounds as (
+            select greatest(min(delivery_date), coalesce(%(since)s::date, min(delivery_date))) as first_day,
+                   max(delivery_date) as last_day
+            from raw.partition_loads
+        )
+        select day::date, sources.source
+        from bounds
+        cross join unnest(%(sources)s::text[]) as sources (source)
+        cross join generate_series(bounds.first_day, bounds.last_day, interval '1 day') as days (day)
+        where not exists (select 1 from raw.partition_loads as loads
+                          where loads.source = sources.source and loads.delivery_date = days.day::date)
+        order by 1, 2
+    """
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute(query, {"since": since, "sources": list(SOURCES)}).fetchall()
+
+
 def missing_partitions(delivery_date: dt.date) -> list[str]:
     """Partitions of ``delivery_date`` that are not complete yet (no ``_SUCCESS``)."""
     settings = load_settings()
