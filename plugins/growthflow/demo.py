@@ -109,7 +109,7 @@ def forecast_summary(conninfo: str, artifacts_dir) -> str:
     from growthflow.ltv.show import fan_chart, ranking, read_forecasts
 
     lines = [f"Data Docs: {artifacts_dir / 'data_docs' / 'warehouse' / 'index.html'}"
-             f" (raw sources: {artifacts_dir / 'data_docs'}/<source>/index.html)"]
+             f" (raw sources: {artifacts_dir / 'data_docs'}/raw_<source>/index.html)"]
     try:
         frame = read_forecasts(conninfo)
     except GrowthflowError as exc:
