@@ -9,8 +9,8 @@ task otherwise. On 2 cores that start-up was most of an ingest run.
     python -m growthflow.preload scheduler      # how `bin/growthflow up` starts the scheduler
 
 ``GROWTHFLOW_PRELOAD`` (comma-separated module names) replaces the default
-list; an empty value preloads nothing. Celery workers get the same effect
-from Celery's own prefork pool, which imports before it forks.
+list; an empty value preloads nothing. With the celery profile, tasks run in
+Celery's worker processes, which this does not reach: they import per task.
 """
 
 from __future__ import annotations
