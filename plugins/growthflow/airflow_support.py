@@ -86,11 +86,7 @@ def skip_if_stale(newest: dt.date | None, context) -> None:
     """Skip (not fail) a build or forecast while a backfill of history is still loading."""
     # Asset-triggered runs have no logical date: they are due when they were triggered.
     due = context.get("logical_date") or context["dag_run"].run_after
-    reason = newest and stale_deliveries(newest, due)
-    if reason:
-        from airflow.sdk.exceptions import AirflowSkipException
-
-        raise AirflowSkipException(reason)
+    _skip_if(newest and stale_deliveries(newest, due))
 
 
 def incomplete_deliveries(unloaded: list[tuple[dt.date, str]]) -> str | None:
@@ -106,7 +102,10 @@ def incomplete_deliveries(unloaded: list[tuple[dt.date, str]]) -> str | None:
 
 def skip_if_incomplete(unloaded: list[tuple[dt.date, str]]) -> None:
     """Skip (not fail) a build whose window has dates that are not loaded yet."""
-    reason = incomplete_deliveries(unloaded)
+    _skip_if(incomplete_deliveries(unloaded))
+
+
+def _skip_if(reason: str | None) -> None:
     if reason:
         from airflow.sdk.exceptions import AirflowSkipException
 

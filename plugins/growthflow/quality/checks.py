@@ -82,8 +82,9 @@ def check_delivery(conninfo: str, source: str, day: dt.date, run_id: str, dag_id
 
 def warehouse_period(conninfo: str, window_start: dt.date | None) -> Period:
     """The delivery dates a build reprocessed: from its window start to the newest delivery."""
-    with psycopg.connect(conninfo) as conn:
-        newest = conn.execute("select max(delivery_date) from raw.partition_loads").fetchone()[0]
+    from growthflow.ingest.tasks import newest_loaded_delivery
+
+    newest = newest_loaded_delivery(conninfo)
     if newest is None:
         raise GrowthflowError("nothing is loaded yet: run the ingest DAG (or `bin/growthflow load`) first")
     start = window_start or newest - dt.timedelta(days=project_parameters()["lookback_days"])
