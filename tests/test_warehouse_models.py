@@ -23,7 +23,7 @@ SETTINGS = GeneratorSettings(start=dt.date(2026, 4, 6), days=10, seed=21, daily_
 MODEL_TABLES = (
     "staging.stg_events_checked", "staging.stg_payments_checked", "staging.stg_ad_spend_checked",
     "staging.stg_campaigns", "staging.int_acquisition_events", "staging.int_user_activity_daily",
-    "staging.int_user_activity_weekly", "marts.fct_events", "marts.fct_payments", "marts.fct_ad_spend",
+    "staging.int_user_activity_weekly", "staging.int_daily_actives", "marts.fct_events", "marts.fct_payments", "marts.fct_ad_spend",
     "marts.dim_users", "marts.dim_campaigns", "marts.kpi_daily", "marts.kpi_weekly", "marts.kpi_acquisition_daily",
     "marts.funnel_cohort_weekly", "marts.retention_cohort_weekly", "marts.campaign_performance",
 )

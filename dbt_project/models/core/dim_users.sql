@@ -1,10 +1,26 @@
-{{ config(indexes=[{'columns': ['anonymous_id'], 'unique': true}, {'columns': ['user_id']}]) }}
+-- depends_on: {{ ref('fct_payments') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook=[
+        "{% if is_incremental() %}drop table if exists dim_users_rebuilt; create temporary table dim_users_rebuilt as {{ dim_users_affected_devices() }}{% else %}select 1{% endif %}",
+        "{% if is_incremental() %}delete from {{ this }} where anonymous_id in (select anonymous_id from dim_users_rebuilt){% else %}select 1{% endif %}",
+    ],
+    indexes=[{'columns': ['anonymous_id'], 'unique': true}, {'columns': ['user_id']}, {'columns': ['max_delivery_date']}],
+    on_schema_change='fail',
+) }}
 
 with
 
 funnel as (
 
+    -- A daily run rebuilds only the devices its window touched: the pre-hook
+    -- lists them (before its delete, as the list reads this table) and deletes
+    -- their rows; = any(array(...)) reads them by index, not by a scan.
     select * from {{ ref('int_acquisition_events') }}
+    {% if is_incremental() %}
+    where anonymous_id = any(array(select anonymous_id from dim_users_rebuilt))
+    {% endif %}
 
 ),
 
@@ -56,14 +72,26 @@ later_steps as (
 
 ),
 
+deliveries as (
+
+    select anonymous_id, max(delivery_date) as max_delivery_date
+    from funnel
+    group by 1
+
+),
+
 first_charges as (
 
     select
         user_id,
-        min(occurred_at) as first_purchase_at
+        min(occurred_at) as first_purchase_at,
+        max(delivery_date) as max_delivery_date
 
     from {{ ref('fct_payments') }}
     where payment_type = 'charge'
+    {% if is_incremental() %}
+        and user_id = any(array(select user_id from funnel where event_name = 'signup'))
+    {% endif %}
     group by 1
 
 ),
@@ -93,9 +121,11 @@ final as (
         {{ seoul_date('later_steps.profile_completed_at') }} as profile_completed_date,
         later_steps.first_checkout_at,
         first_charges.first_purchase_at,
-        {{ seoul_date('first_charges.first_purchase_at') }} as first_purchase_date
+        {{ seoul_date('first_charges.first_purchase_at') }} as first_purchase_date,
+        greatest(deliveries.max_delivery_date, first_charges.max_delivery_date) as max_delivery_date
 
     from devices
+    left join deliveries on devices.anonymous_id = deliveries.anonymous_id
     left join installs on devices.anonymous_id = installs.anonymous_id
     left join signups on devices.anonymous_id = signups.anonymous_id
     left join later_steps on devices.anonymous_id = later_steps.anonymous_id

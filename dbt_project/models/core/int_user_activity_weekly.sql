@@ -5,7 +5,7 @@
     grants={},
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_week in (select " ~ week_of('event_date') ~ " from ({{ activity_affected_dates() }}) as affected){% else %}select 1{% endif %}",
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_week = any(array(select " ~ week_of('event_date') ~ " from ({{ activity_affected_dates() }}) as affected)){% else %}select 1{% endif %}",
     indexes=[{'columns': ['activity_week']}, {'columns': ['max_delivery_date']}],
     on_schema_change='fail',
 ) }}
@@ -16,9 +16,10 @@ daily as (
 
     select * from {{ ref('int_user_activity_daily') }}
     {% if is_incremental() %}
-    where activity_week in (
+    -- An array, so the affected weeks are read by index (see int_user_activity_daily).
+    where activity_week = any(array(
         select {{ week_of('event_date') }} from ({{ activity_affected_dates() }}) as affected
-    )
+    ))
     {% endif %}
 
 )
@@ -32,3 +33,5 @@ select
 
 from daily
 group by 1, 2
+-- A week's rows together on disk: later runs read and recount whole weeks.
+order by activity_week

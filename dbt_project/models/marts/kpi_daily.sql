@@ -2,9 +2,8 @@ with
 
 activity as (
 
-    select activity_date, count(*) as daily_active_users
-    from {{ ref('int_user_activity_daily') }}
-    group by 1
+    select activity_date, daily_active_users
+    from {{ ref('int_daily_actives') }}
 
 ),
 

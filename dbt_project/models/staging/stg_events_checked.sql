@@ -88,3 +88,6 @@ select
     load_id
 
 from checked
+-- Rows land in delivery order, so a window's rows sit together on disk even
+-- after a full refresh (whose window function would leave them in key order).
+order by delivery_date, source_file, line_number
