@@ -1,13 +1,16 @@
 """Warehouse build cost: a daily incremental dbt build on 30 versus 180 days of history.
 
-Generates DAYS_LONG + 1 delivery dates once, then for each history length H:
-loads days 1..H into a scratch warehouse, runs a full build, loads day H+1 and
-times the daily incremental build (`dbt build --vars window_start=<day H+1>`),
-i.e. what the warehouse DAG does each morning. Prints the times, the events
-in the new day (the generator's user pool grows, so later days are larger),
-the cost per 100k new events, and the ratios. Target: 180-day daily run <= 1.5x the 30-day one.
+Generates LONG + 1 delivery dates once. The new day is always the last one;
+for each history length H it loads the H days before it into a scratch
+warehouse, runs a full build, loads the new day and times the daily
+incremental build (`dbt build --vars window_start=<new day>`), i.e. what the
+warehouse DAG does each morning. Both runs build the same new day, so the
+ratio measures what history alone costs (the generator's user pool grows, so
+day 31 would be much smaller than day 181). Prints the times, the slowest
+steps, the cost per 100k new events and the ratio.
+Target: 180-day daily run <= 1.5x the 30-day one.
 
-    .venv/bin/python bench/warehouse_build.py [--daily-new-users 6000] [--short 30] [--long 180]
+    .venv/bin/python bench/warehouse_build.py [--daily-new-users 7000] [--short 30] [--long 180] [--landing DIR]
 """
 
 from __future__ import annotations
@@ -52,27 +55,30 @@ def load(url: str, landing: Path, days: list[dt.date]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--daily-new-users", type=int, default=6000)
-    parser.add_argument("--short", type=int, default=30)
-    parser.add_argument("--long", type=int, default=180)
+    parser.add_argument("--daily-new-users", type=int, default=7000, help="installs a day (7000: about 290k events on the new day)")
+    parser.add_argument("--short", type=int, default=30, help="days of history of the short run")
+    parser.add_argument("--long", type=int, default=180, help="days of history of the long run")
+    parser.add_argument("--landing", type=Path, help="reuse a landing zone that an earlier run with the same settings "
+                                                     "generated into this directory (it is generated there if empty)")
     args = parser.parse_args()
     start = dt.date(2026, 1, 1)
     rows, daily = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        t = time.perf_counter()
-        generate(GeneratorSettings(start=start, days=args.long + 1, seed=3, daily_new_users=args.daily_new_users,
-                                   campaigns=30), tmp / "landing", tmp / "truth",
-                 progress=lambda m: print(m, flush=True) if m.endswith("events, 0 payments") else None)
-        print(f"generated {args.long + 1} days in {time.perf_counter() - t:.0f}s", flush=True)
+        landing = args.landing or tmp / "landing"
+        if not (landing / "events").exists():
+            t = time.perf_counter()
+            generate(GeneratorSettings(start=start, days=args.long + 1, seed=3, daily_new_users=args.daily_new_users,
+                                       campaigns=30), landing, tmp / "truth")
+            print(f"generated {args.long + 1} days in {time.perf_counter() - t:.0f}s", flush=True)
         for history in (args.short, args.long):
-            days = [start + dt.timedelta(days=i) for i in range(history + 1)]
+            days = [start + dt.timedelta(days=i) for i in range(args.long - history, args.long + 1)]
             with scratch_database() as url:
                 t = time.perf_counter()
-                history_events = load(url, tmp / "landing", days[:-1])
+                history_events = load(url, landing, days[:-1])
                 print(f"{history} days: loaded {history_events:,} events in {time.perf_counter() - t:.0f}s", flush=True)
                 full = dbt(url, tmp / "target", "build", "--full-refresh")
-                new_events = load(url, tmp / "landing", days[-1:])
+                new_events = load(url, landing, days[-1:])
                 incremental = dbt(url, tmp / "target", "build", "--vars",
                                   json.dumps({"window_start": days[-1].isoformat()}))
                 with psycopg.connect(url) as conn:
@@ -88,9 +94,8 @@ def main() -> None:
     print(f"\nWarehouse build, {args.daily_new_users:,} installs a day, 2 cores:")
     print(table(rows, ("history", "events loaded", "fct_events rows", "new day's events", "full build",
                        "daily build", "per 100k new events")))
-    (short_s, short_n), (long_s, long_n) = daily[args.short], daily[args.long]
-    print(f"daily build {args.long} vs {args.short} days: {long_s / short_s:.2f}x "
-          f"(per new event: {(long_s / long_n) / (short_s / short_n):.2f}x); target <= 1.5x")
+    (short_s, _), (long_s, _) = daily[args.short], daily[args.long]
+    print(f"daily build {args.long} vs {args.short} days of history: {long_s / short_s:.2f}x; target <= 1.5x")
 
 
 if __name__ == "__main__":
