@@ -18,10 +18,13 @@ from growthflow.warehouse import create_database
 
 
 @contextlib.contextmanager
-def scratch_database():
-    """A fresh, migrated warehouse database, dropped afterwards."""
+def scratch_database(keep_as: str | None = None):
+    """A fresh, migrated warehouse database, dropped afterwards unless ``keep_as`` names it."""
     targets, _ = ensure_warehouse(quiet=True)
-    name = f"gf_bench_{uuid.uuid4().hex[:8]}"
+    name = keep_as or f"gf_bench_{uuid.uuid4().hex[:8]}"
+    if keep_as:
+        with psycopg.connect(targets.admin_conninfo, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
     with psycopg.connect(targets.admin_conninfo, autocommit=True) as admin:
         create_database(admin, name, OWNER_ROLE)
     url = targets.owner_url.rsplit("/", 1)[0] + f"/{name}"
@@ -29,8 +32,9 @@ def scratch_database():
     try:
         yield url
     finally:
-        with psycopg.connect(targets.admin_conninfo, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        if not keep_as:
+            with psycopg.connect(targets.admin_conninfo, autocommit=True) as admin:
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 _PEAK = "\nimport resource as _r\nprint('PEAK_KIB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)\n"

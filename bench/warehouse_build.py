@@ -60,6 +60,8 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=180, help="days of history of the long run")
     parser.add_argument("--landing", type=Path, help="reuse a landing zone that an earlier run with the same settings "
                                                      "generated into this directory (it is generated there if empty)")
+    parser.add_argument("--keep", action="store_true", help="keep the two warehouses (databases gf_bench_<history>d) "
+                                                              "to inspect or rerun a daily build on")
     args = parser.parse_args()
     start = dt.date(2026, 1, 1)
     rows, daily = [], {}
@@ -73,7 +75,7 @@ def main() -> None:
             print(f"generated {args.long + 1} days in {time.perf_counter() - t:.0f}s", flush=True)
         for history in (args.short, args.long):
             days = [start + dt.timedelta(days=i) for i in range(args.long - history, args.long + 1)]
-            with scratch_database() as url:
+            with scratch_database(f"gf_bench_{history}d" if args.keep else None) as url:
                 t = time.perf_counter()
                 history_events = load(url, landing, days[:-1])
                 print(f"{history} days: loaded {history_events:,} events in {time.perf_counter() - t:.0f}s", flush=True)
