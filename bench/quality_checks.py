@@ -65,7 +65,8 @@ raw_counts as (
 ),
 staged as (
     select c.*, extract(epoch from c.event_at - c.received_at) / 3600.0 as hours,
-           exists (select 1 from staging.stg_events_checked e where e.event_id = c.event_id
+           exists (select 1 from staging.stg_events_checked e
+                   where e.event_date = c.event_date and e.event_id = c.event_id
                    and (e.delivery_date, e.source_file, e.line_number) < (c.delivery_date, c.source_file, c.line_number))
                as delivered_before
     from staging.stg_events_checked c where c.delivery_date = %(day)s

@@ -1,8 +1,13 @@
 -- depends_on: {{ ref('fct_payments') }}
+-- enable_nestloop off: a daily run joins a few thousand devices whose count
+-- the planner cannot see (estimated at 1 or 2), and a nested loop over them is
+-- quadratic; hash joins are right at every size here, and the index reads of
+-- the devices' events are array scans, not joins.
 {{ config(
     materialized='incremental',
     incremental_strategy='append',
     pre_hook=[
+        "set local enable_nestloop = off",
         "{% if is_incremental() %}drop table if exists dim_users_rebuilt; create temporary table dim_users_rebuilt as {{ dim_users_affected_devices() }}{% else %}select 1{% endif %}",
         "{% if is_incremental() %}delete from {{ this }} where anonymous_id in (select anonymous_id from dim_users_rebuilt){% else %}select 1{% endif %}",
     ],

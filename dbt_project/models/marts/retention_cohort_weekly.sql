@@ -1,3 +1,8 @@
+-- enable_mergejoin off: the planner cannot estimate the person key
+-- (coalesce of two ids) and picks a merge join that sorts every person-week
+-- of history to disk; a hash join reads it once.
+{{ config(pre_hook="set local enable_mergejoin = off") }}
+
 with
 
 users as (
@@ -18,8 +23,9 @@ cohort_sizes as (
 
 ),
 
-activity as (
+activity as not materialized (
 
+    -- not materialized: read once by the join, not copied for two readers
     select * from {{ ref('int_user_activity_weekly') }}
 
 ),
@@ -45,7 +51,7 @@ week_grid as (
         cohort_sizes.cohort_week,
         cohort_sizes.cohort_size,
         generate_series(0, ((
-            (select max(activity_week) from activity) - cohort_sizes.cohort_week) / 7)::int
+            (select max(activity_week) from {{ ref('int_user_activity_weekly') }}) - cohort_sizes.cohort_week) / 7)::int
         ) as weeks_since_install
 
     from cohort_sizes

@@ -2,7 +2,7 @@
     materialized='incremental',
     incremental_strategy='append',
     pre_hook="{{ delete_window() }}",
-    indexes=[{'columns': ['delivery_date']}, {'columns': ['event_id']}],
+    indexes=[{'columns': ['delivery_date']}, {'columns': ['event_date', 'event_id']}],
     on_schema_change='fail',
 ) }}
 
@@ -21,6 +21,7 @@ renamed as (
         record ->> 'event_id' as event_id,
         record ->> 'event_name' as event_name,
         (record ->> 'event_time')::timestamptz as event_at,
+        {{ seoul_date("(record ->> 'event_time')::timestamptz") }} as event_date,
         (record ->> 'received_at')::timestamptz as received_at,
         record ->> 'anonymous_id' as anonymous_id,
         record ->> 'user_id' as user_id,
@@ -39,7 +40,7 @@ renamed as (
 ),
 
 -- The collector delivers at least once: the first delivery of an event_id wins.
-{{ first_delivery_ctes('event_id') }},
+{{ first_delivery_ctes('event_id', day='event_date') }},
 
 checked as (
 
@@ -67,7 +68,7 @@ select
     event_id,
     event_name,
     event_at,
-    {{ seoul_date('event_at') }} as event_date,
+    event_date,
     received_at,
     anonymous_id,
     user_id,
@@ -88,6 +89,3 @@ select
     load_id
 
 from checked
--- Rows land in delivery order, so a window's rows sit together on disk even
--- after a full refresh (whose window function would leave them in key order).
-order by delivery_date, source_file, line_number
