@@ -19,3 +19,19 @@
             and delivery_date >= {{ window_start('max_delivery_date') }}
     ))
 {%- endmacro %}
+
+{#- `column` is one of the days above. = any(array(...)): the planner cannot
+    count the affected days ahead and would scan all history for them; an
+    array makes it read them by index. -#}
+{% macro in_affected_days(column) -%}
+    {{ column }} = any(array({{ activity_affected_dates() }}))
+{%- endmacro %}
+
+{#- pre_hook of the per-day activity models: clear the affected days before recounting them. -#}
+{% macro delete_affected_days(column='activity_date') -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ in_affected_days(column) }}
+    {%- else -%}
+        select 1
+    {%- endif -%}
+{%- endmacro %}

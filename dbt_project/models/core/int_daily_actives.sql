@@ -5,7 +5,7 @@
     grants={},
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_date = any(array({{ activity_affected_dates() }})){% else %}select 1{% endif %}",
+    pre_hook="{{ delete_affected_days('activity_date') }}",
     indexes=[{'columns': ['activity_date'], 'unique': true}],
     on_schema_change='fail',
 ) }}
@@ -20,7 +20,7 @@ activity as (
 
     select * from {{ ref('int_user_activity_daily') }}
     {% if is_incremental() %}
-    where activity_date = any(array({{ activity_affected_dates() }}))
+    where {{ in_affected_days('activity_date') }}
     {% endif %}
 
 ),

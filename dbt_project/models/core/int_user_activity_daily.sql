@@ -5,7 +5,7 @@
     grants={},
     materialized='incremental',
     incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_date = any(array({{ activity_affected_dates() }})){% else %}select 1{% endif %}",
+    pre_hook="{{ delete_affected_days('activity_date') }}",
     indexes=[{'columns': ['activity_date']}, {'columns': ['activity_week']}, {'columns': ['max_delivery_date']}],
     on_schema_change='fail',
 ) }}
@@ -16,9 +16,7 @@ events as (
 
     select * from {{ ref('fct_events') }}
     {% if is_incremental() %}
-    -- = any(array(...)): the planner cannot count the affected dates ahead and
-    -- would scan all history for them; an array makes it read them by index.
-    where event_date = any(array({{ activity_affected_dates() }}))
+    where {{ in_affected_days('event_date') }}
     {% endif %}
 
 ),
