@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from growthflow.ingest.loader import load_partition
-from growthflow.landing import SUCCESS_MARKER, partition_dir
+from growthflow.landing import SUCCESS_MARKER, partition_key
 
 from test_loader import count_lines
 
@@ -78,7 +78,7 @@ csv_row = st.lists(csv_cell, min_size=0, max_size=10).map(lambda cells: ",".join
 
 
 def land(root, source: str, name: str, payload: bytes) -> object:
-    folder = partition_dir(root, source, DAY)
+    folder = root / partition_key(source, DAY)
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 from growthflow.generator.defects import EXPECTED
 from growthflow.generator.generate import generate
 from growthflow.generator.settings import GeneratorSettings
-from growthflow.ingest.reader import Break, iter_lines
 
 from conftest import DEFECTIVE
+from support import decode_object
 
 KNOWN_EVENTS = {"app_install", "signup", "profile_completed", "session_start", "content_viewed", "checkout_started"}
 CHANNELS = {"google_ads", "meta", "naver", "kakao", "tiktok", "referral", "organic"}
@@ -42,12 +42,9 @@ def defect_lines(truth: Path) -> set[tuple[str, str, int]]:
 
 
 def read_lines(path: Path) -> list[bytes]:
-    out = []
-    for item in iter_lines(path, 1 << 30, gzipped=path.suffix == ".gz"):
-        if isinstance(item, Break):
-            break
-        out.append(item.data)
-    return out
+    """Complete lines of a landed file (a cut stream's partial last line left out)."""
+    decoded = decode_object(path.read_bytes(), gzipped=path.suffix == ".gz")
+    return decoded.lines if decoded.complete_last else decoded.lines[:-1]
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):

@@ -6,7 +6,7 @@ import gzip
 
 import pytest
 
-from growthflow.ingest.reader import Break, iter_lines
+from growthflow.ingest.reader import Break, Undecodable, iter_lines
 from growthflow.ingest.validate import CsvLineValidator, JsonLineValidator
 
 GOOD_EVENT = (b'{"event_id":"e1","event_name":"signup","event_time":"2026-03-01T10:00:00+09:00",'
@@ -16,7 +16,8 @@ GOOD_PAYMENT = (b'{"payment_id":"p1","type":"charge","user_id":"u1","amount":"12
 
 
 def lines_of(path, **kw):
-    return list(iter_lines(path, kw.pop("max_line_bytes", 1 << 20), gzipped=str(path).endswith(".gz")))
+    with open(path, "rb") as stream:
+        return list(iter_lines(stream, kw.pop("max_line_bytes", 1 << 20), gzipped=str(path).endswith(".gz")))
 
 
 def test_plain_lines_with_and_without_trailing_newline(tmp_path):
@@ -51,13 +52,42 @@ def test_truncated_gzip_keeps_lines_before_the_break(tmp_path):
     assert items[-1].number == len(complete) + 1
 
 
-def test_corrupt_gzip_is_a_break_not_a_crash(tmp_path):
+def test_corrupt_gzip_keeps_its_bytes_and_their_offset(tmp_path):
     blob = bytearray(gzip.compress(b"x\n" * 1000))
     blob[20:40] = b"\x00" * 20
     path = tmp_path / "c.jsonl.gz"
     path.write_bytes(bytes(blob))
     items = lines_of(path)
-    assert isinstance(items[-1], Break)
+    bad = items[-1]
+    assert isinstance(bad, Undecodable) and "corrupt gzip data" in bad.detail
+    assert bad.offset + bad.length == len(blob) and bytes(blob).endswith(bad.data)
+    assert bad.number == len(items)
+
+
+@pytest.mark.parametrize("trailer", [b"GARBAGE", b"\x00" * 512, b"\x1f", b"\x1f\x8b\x08junk"])
+def test_bytes_after_the_last_member_never_cost_the_records_before_them(tmp_path, trailer):
+    body = b"".join(b'{"n":%d}\n' % i for i in range(3000))
+    path = tmp_path / "g.jsonl.gz"
+    path.write_bytes(gzip.compress(body) + trailer)
+    items = lines_of(path)
+    assert [i.data for i in items[:-1]] == body.split(b"\n")[:-1]
+    bad = items[-1]
+    # The undecodable bytes run from the first byte zlib refuses to the end of the object.
+    assert isinstance(bad, Undecodable) and bad.offset + bad.length == path.stat().st_size
+    assert 0 < bad.length <= len(trailer) and trailer.endswith(bad.data)
+
+
+def test_not_gzip_at_all_is_kept_as_undecodable_bytes(tmp_path):
+    path = tmp_path / "plain.jsonl.gz"
+    path.write_bytes(b'{"n": 1}\n')
+    (item,) = lines_of(path)
+    assert isinstance(item, Undecodable) and item.offset == 0 and item.data == b'{"n": 1}\n'
+
+
+def test_a_byte_order_mark_is_not_content(tmp_path):
+    path = tmp_path / "bom.jsonl.gz"
+    path.write_bytes(gzip.compress(b"\xef\xbb\xbf{}\r\n{}"))
+    assert [i.data for i in lines_of(path)] == [b"{}\r", b"{}"]
 
 
 def test_concatenated_gzip_members_are_read_whole(tmp_path):

@@ -102,11 +102,11 @@ def cmd_generate(args) -> int:
     if args.channels:
         gen.channels = tuple(args.channels.split(","))
     gen = gen.scaled_defects(0.0 if args.no_defects else args.defect_scale)
-    landing = Path(args.landing or settings.landing_root)
+    landing = args.landing or settings.landing_root
     truth = Path(args.truth or settings.truth_root)
     say(f"generating {gen.days} days from {gen.start} (seed {gen.seed}) into {landing}")
     progress = say if args.verbose else _every(10, gen.days)
-    report = generate(gen, landing, truth, progress=progress)
+    report = generate(gen, landing, truth, progress=progress, conn_id=settings.landing_conn_id)
     say(report.summary())
     say(f"ground truth and the defect manifest are in {truth}")
     return 0
@@ -337,7 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-defects", action="store_true", help="clean data: every defect rate 0")
     p.add_argument("--missing-partition", type=dt.date.fromisoformat, action="append",
                    help="a delivery date that never arrives (no _SUCCESS); repeatable")
-    p.add_argument("--landing", help="landing root (default GROWTHFLOW_LANDING_ROOT)")
+    p.add_argument("--landing", help="landing root: a folder or a URL such as s3://bucket/prefix "
+                                     "(default GROWTHFLOW_LANDING_ROOT)")
     p.add_argument("--truth", help="ground-truth folder (default GROWTHFLOW_TRUTH_ROOT)")
     p.set_defaults(func=cmd_generate)
 

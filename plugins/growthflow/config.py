@@ -45,12 +45,28 @@ def _path_env(name: str, default: Path) -> Path:
     return Path(raw).expanduser().resolve() if raw else default
 
 
+def _path_or_url_env(name: str, default: Path) -> str:
+    """A local folder (made absolute) or an object-store URL such as ``s3://bucket/prefix`` (kept as is)."""
+    raw = (os.environ.get(name) or "").strip()
+    if "://" in raw:
+        scheme, _, rest = raw.partition("://")
+        if not scheme.isidentifier() or not rest.strip("/"):
+            raise ConfigError(f"{name}={raw[:80]!r} is not a URL like s3://bucket/prefix; "
+                              "set it to a bucket URL or a local folder")
+        if "@" in rest.split("/")[0]:
+            raise ConfigError(f"{name} must not carry credentials in the URL; put them in the Airflow connection "
+                              "GROWTHFLOW_LANDING_CONN_ID names, or in the AWS_* variables")
+        return raw.rstrip("/")
+    return str(Path(raw).expanduser().resolve()) if raw else str(default)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings; build with :func:`load_settings`."""
 
     home: Path
-    landing_root: Path
+    landing_root: str  #: a local folder, or a URL such as s3://bucket/prefix
+    landing_conn_id: str | None  #: the Airflow connection with the object store's credentials
     truth_root: Path
     artifacts_dir: Path
     pg_port: int
@@ -84,7 +100,8 @@ def load_settings() -> Settings:
     home = _path_env("GROWTHFLOW_HOME", PROJECT_ROOT / ".local")
     return Settings(
         home=home,
-        landing_root=_path_env("GROWTHFLOW_LANDING_ROOT", home / "landing"),
+        landing_root=_path_or_url_env("GROWTHFLOW_LANDING_ROOT", home / "landing"),
+        landing_conn_id=os.environ.get("GROWTHFLOW_LANDING_CONN_ID") or None,
         truth_root=_path_env("GROWTHFLOW_TRUTH_ROOT", home / "truth"),
         artifacts_dir=_path_env("GROWTHFLOW_ARTIFACTS_DIR", home / "artifacts"),
         pg_port=int_env("GROWTHFLOW_PG_PORT", DEFAULT_PG_PORT),

@@ -20,6 +20,10 @@ def load_summary(conninfo: str, start: dt.date | None = None, end: dt.date | Non
         reasons = conn.execute(
             f"SELECT source, reason, count(*) FROM raw.quarantine {where} GROUP BY 1, 2 ORDER BY 1, 3 DESC",
             params).fetchall()
+        refused = conn.execute(
+            "SELECT source, refusal_reason, count(*) FROM raw.load_audit"
+            f" {where + ' AND' if where else 'WHERE'} status = 'refused' GROUP BY 1, 2 ORDER BY 1, 3 DESC",
+            params).fetchall()
     if not rows:
         return "nothing loaded yet"
     by_day: dict[dt.date, dict[str, tuple[int, int, int]]] = {}
@@ -41,12 +45,19 @@ def load_summary(conninfo: str, start: dt.date | None = None, end: dt.date | Non
         out.append(f"{day}     " + "".join(cells))
     out.append("total          " + "".join(f"{totals[s][1]:,}/{totals[s][2]:,}".rjust(width) for s in SOURCES))
     out.append("")
-    out.append("lines read = loaded + quarantined for every file (checked at load, and by a constraint)")
+    out.append("lines read = loaded + quarantined for every file (checked at load, and by a constraint); "
+               "objects the contract does not allow are refused, each with its reason")
     by_source: dict[str, list[str]] = {}
     for source, reason, count in reasons:
         by_source.setdefault(source, []).append(f"{reason} {count:,}")
+    refused_by_source: dict[str, list[str]] = {}
+    for source, reason, count in refused:
+        refused_by_source.setdefault(source, []).append(f"{reason} {count:,}")
     for source in SOURCES:
-        out.append(f"quarantined {source}: {', '.join(by_source.get(source, ['none']))}")
+        line = f"quarantined {source}: {', '.join(by_source.get(source, ['none']))}"
+        if source in refused_by_source:
+            line += f"; objects refused: {', '.join(refused_by_source[source])}"
+        out.append(line)
     return "\n".join(out)
 
 

@@ -14,6 +14,7 @@ import gzip
 import io
 import json
 import shutil
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from growthflow.generator.simulate import (
     CURRENCIES, DAY, NEVER, PLATFORMS, DayOutput, Simulation, epoch,
 )
 from growthflow.ingest.reader import Break, iter_lines
-from growthflow.landing import SUCCESS_MARKER, partition_dir
+from growthflow.landing import SOURCES, SUCCESS_MARKER, clear_sources, is_url, partition_key, publish_partition
 
 GZIP_LEVEL = 1  # fast; files are re-read once by the loader
 CHUNK_EVENTS = 50_000  # events rendered at once: bounds the generator's memory
@@ -81,10 +82,15 @@ def _merge(real: list[Line], extras: list[tuple[float, Line]], rng: np.random.Ge
 
 
 class Writer:
-    def __init__(self, settings: GeneratorSettings, landing: Path, truth: Path,
-                 progress: Callable[[str], None] | None = None):
+    def __init__(self, settings: GeneratorSettings, landing: str | Path, truth: Path,
+                 progress: Callable[[str], None] | None = None, conn_id: str | None = None):
         self.s = settings
-        self.landing = Path(landing)
+        # An object-store landing root is written through a local staging folder, one delivery
+        # date at a time, each partition's objects first and its marker last.
+        self.remote = str(landing) if is_url(landing) else None
+        self.conn_id = conn_id
+        self._staging = tempfile.TemporaryDirectory(prefix="growthflow-landing-") if self.remote else None
+        self.landing = Path(self._staging.name) if self._staging else Path(landing)
         self.truth = Path(truth)
         self.progress = progress or (lambda message: None)
         self.sim = Simulation(settings)
@@ -101,6 +107,8 @@ class Writer:
             if folder.exists():
                 shutil.rmtree(folder)
             folder.mkdir(parents=True)
+        if self.remote:
+            clear_sources(self.remote, self.conn_id)
         with _gzip_text(self.truth / "users.csv.gz") as users_out, \
                 _gzip_text(self.truth / "purchases.csv.gz") as pays_out, \
                 open(self.truth / "defects.jsonl", "w") as manifest:
@@ -118,6 +126,8 @@ class Writer:
                 self.progress(f"generated {out.delivery_date} ({self.report.days}/{self.s.days}): "
                               f"{len(out.events):,} events, {len(out.payments):,} payments")
         self._write_truth_tables()
+        if self._staging:
+            self._staging.cleanup()
         self.report.users = len(self.sim.users)
         self.report.seconds = time.monotonic() - started
         return self.report
@@ -140,13 +150,18 @@ class Writer:
         d = (day - self.s.start).days
         if day in self.s.missing_partitions:
             for source in ("events", "payments", "ad_spend", "campaigns"):
-                self._note(source, day, str(partition_dir(self.landing, source, day)), None, "missing_partition")
+                self._note(source, day, partition_key(source, day), None, "missing_partition")
             self._carry = {"events": [], "payments": []}
             return
         self._write_events(out, d)
         self._write_payments(out, d)
         self._write_ad_spend(out, d)
         self._write_campaigns(out)
+        if self.remote:
+            for source in SOURCES:
+                local = self.landing / partition_key(source, day)
+                publish_partition(local, self.remote, source, day, self.conn_id)
+                shutil.rmtree(local)
 
     def _json_extras(self, source: str, real: list[Line], id_field: str) -> list[tuple[float, Line]]:
         """Generic corruptions plus duplicates for one file's real lines."""
@@ -172,7 +187,7 @@ class Writer:
     def _write_events(self, out: DayOutput, d: int) -> None:
         """Events files, rendered and written in chunks so memory does not follow the day's volume."""
         ev, day = out.events, out.delivery_date
-        folder = partition_dir(self.landing, "events", day)
+        folder = self.landing / partition_key("events", day)
         folder.mkdir(parents=True)
         id_rng = np.random.default_rng([self.s.seed, 0x1D5, d])
         slots = ((out.received - epoch(day)) // 3600 * self.s.event_files_per_day // 24).astype(int)
@@ -230,16 +245,17 @@ class Writer:
         cut = int(len(blob) * rng.uniform(0.3, 0.9))
         path.write_bytes(blob[:cut])
         dup_kind = "duplicate_event" if source == "events" else "duplicate_payment"
-        for item in iter_lines(path, 1 << 30, gzipped=True):
-            if isinstance(item, Break):
-                self._note(source, day, name, item.number, "truncated_gzip")
-                break
-            self._note(source, day, name, item.number, dup_kind, json.loads(item.data)[id_field])
+        with open(path, "rb") as handle:
+            for item in iter_lines(handle, 1 << 30, gzipped=True):
+                if isinstance(item, Break):
+                    self._note(source, day, name, item.number, "truncated_gzip")
+                    break
+                self._note(source, day, name, item.number, dup_kind, json.loads(item.data)[id_field])
         self.report.lines[source] += item.number
 
     def _write_payments(self, out: DayOutput, d: int) -> None:
         pay, day = out.payments, out.delivery_date
-        folder = partition_dir(self.landing, "payments", day)
+        folder = self.landing / partition_key("payments", day)
         folder.mkdir(parents=True)
         real_all = render_payments(pay, self.sim.users)
         rng = self.defects.rng
@@ -275,7 +291,7 @@ class Writer:
 
     def _write_ad_spend(self, out: DayOutput, d: int) -> None:
         day, c = out.delivery_date, self.sim.campaigns
-        folder = partition_dir(self.landing, "ad_spend", day)
+        folder = self.landing / partition_key("ad_spend", day)
         folder.mkdir(parents=True)
         metrics_rng = np.random.default_rng([self.s.seed, 0xAD, d])
         rng = self.defects.rng
@@ -331,7 +347,7 @@ class Writer:
 
     def _write_campaigns(self, out: DayOutput) -> None:
         day, c = out.delivery_date, self.sim.campaigns
-        folder = partition_dir(self.landing, "campaigns", day)
+        folder = self.landing / partition_key("campaigns", day)
         folder.mkdir(parents=True)
         real = []
         for i in out.campaigns_visible:
@@ -408,7 +424,8 @@ class Writer:
         (self.truth / "settings.json").write_text(json.dumps(meta, indent=2) + "\n")
 
 
-def generate(settings: GeneratorSettings, landing: Path, truth: Path,
-             progress: Callable[[str], None] | None = None) -> GenerationReport:
-    """Write ``settings.days`` delivery dates to ``landing`` and the truth to ``truth``."""
-    return Writer(settings, landing, truth, progress).run()
+def generate(settings: GeneratorSettings, landing: str | Path, truth: Path,
+             progress: Callable[[str], None] | None = None, conn_id: str | None = None) -> GenerationReport:
+    """Write ``settings.days`` delivery dates to ``landing`` (a folder or an object-store URL) and the
+    truth to ``truth``."""
+    return Writer(settings, landing, truth, progress, conn_id).run()

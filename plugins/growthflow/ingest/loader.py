@@ -1,16 +1,20 @@
 """Load one source's delivery-date partition into ``raw.*``, all or nothing.
 
 One transaction per (source, delivery date): truncate that date's partition,
-clear its quarantine and audit rows, COPY every file, write the audit, check
-that every file balances (lines read = loaded + quarantined), commit. A rerun
-replaces the date exactly; an attempt that dies midway leaves the previous
-state untouched, because nothing is visible before the commit.
+clear its quarantine and audit rows, stream and COPY every object, write the
+audit, check that every object balances (lines read = loaded + quarantined),
+commit. A rerun replaces the date exactly; an attempt that dies midway leaves
+the previous state untouched, because nothing is visible before the commit.
+
+Every object of the partition but the ``_SUCCESS`` marker gets one audit row:
+``loaded``, or ``refused`` with a reason (a name the contract does not allow,
+an unknown compression, an object that cannot be read). Objects are streamed:
+nothing is downloaded whole, and each is hashed (SHA-256) as it streams by.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import os
@@ -19,14 +23,13 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from psycopg import sql
 
-from growthflow.errors import BadInput
-from growthflow.ingest.reader import Break, iter_lines
+from growthflow.errors import BadInput, ServiceUnavailable
+from growthflow.ingest.reader import Break, Tally, Undecodable, iter_lines
 from growthflow.ingest.validate import CsvLineValidator, JsonLineValidator
-from growthflow.landing import SOURCES, partition_dir, partition_files, partition_ready
+from growthflow.landing import SOURCES, LandedObject, partition_dir, partition_objects, partition_ready
 from growthflow.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -43,12 +46,20 @@ FAULT_ENV = "GROWTHFLOW_INJECT_FAULT"
 class FileLoad:
     source_file: str
     file_bytes: int
-    file_sha256: str
+    object_url: str
+    object_version: str | None = None
+    file_sha256: str | None = None
     lines_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
     truncated: bool = False
+    refusal: str | None = None  #: why the object was not loaded at all
+    refusal_detail: str | None = None
     reasons: Counter = field(default_factory=Counter)
+
+    @property
+    def status(self) -> str:
+        return "refused" if self.refusal else "loaded"
 
     @property
     def balanced(self) -> bool:
@@ -82,11 +93,19 @@ class PartitionLoad:
             total.update(f.reasons)
         return total
 
+    @property
+    def refused(self) -> list[FileLoad]:
+        return [f for f in self.files if f.refusal]
+
     def summary(self) -> str:
         reasons = ", ".join(f"{k} {v}" for k, v in self.reasons.most_common()) or "none"
-        return (f"{self.source} {self.delivery_date}: {len(self.files)} files, {self.lines_read:,} lines, "
-                f"{self.rows_loaded:,} loaded, {self.rows_quarantined:,} quarantined ({reasons}) "
-                f"in {self.seconds:.1f}s")
+        refused = ""
+        if self.refused:
+            refused = "; refused " + ", ".join(f"{f.source_file} ({f.refusal})" for f in self.refused[:5])
+            refused += f" and {len(self.refused) - 5} more" if len(self.refused) > 5 else ""
+        return (f"{self.source} {self.delivery_date}: {len(self.files) - len(self.refused)} files, "
+                f"{self.lines_read:,} lines, {self.rows_loaded:,} loaded, {self.rows_quarantined:,} quarantined "
+                f"({reasons}){refused} in {self.seconds:.1f}s")
 
 
 def _copy_escape(value: bytes) -> bytes:
@@ -131,20 +150,42 @@ class _Quarantine:
                 copy.write(chunk)
 
 
-def _file_fingerprint(path: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return path.stat().st_size, digest.hexdigest()
+def _load_object(cursor, partition: sql.Composable, source: str, delivery_date: dt.date, obj: LandedObject,
+                 load_id: str, max_line_bytes: int) -> FileLoad:
+    """Stream one object into the partition and the quarantine; refuse it if it cannot be opened."""
+    result = FileLoad(source_file=obj.name, file_bytes=obj.size, object_url=obj.url, object_version=obj.version)
+    if obj.refusal:
+        result.refusal, result.refusal_detail = obj.refusal, _REFUSAL_DETAIL[obj.refusal]
+        return result
+    try:
+        stream = obj.open()
+    except (PermissionError, FileNotFoundError, IsADirectoryError) as exc:
+        result.refusal, result.refusal_detail = "unreadable", f"{type(exc).__name__}: {str(exc)[:200]}"
+        return result
+    with stream:
+        tally = Tally(stream)
+        try:
+            _copy_lines(cursor, partition, source, delivery_date, tally, obj, load_id, max_line_bytes, result)
+            tally.drain()
+        except OSError as exc:
+            raise ServiceUnavailable(f"{obj.url}: reading failed after {tally.bytes:,} bytes ({str(exc)[:200]}); "
+                                     "the load was rolled back, rerun it") from None
+    result.file_bytes, result.file_sha256 = tally.bytes, tally.sha256
+    return result
 
 
-def _load_file(cursor, partition: sql.Composable, source: str, delivery_date: dt.date, path: Path,
-               load_id: str, max_line_bytes: int) -> FileLoad:
-    size, sha = _file_fingerprint(path)
-    result = FileLoad(source_file=path.name, file_bytes=size, file_sha256=sha)
-    quarantine = _Quarantine(source, delivery_date, path.name, load_id)
-    prefix = "\t".join((delivery_date.isoformat(), path.name)).encode() + b"\t"
+_REFUSAL_DETAIL = {
+    "nested_object": "objects belong directly in the partition folder, not in a sub-folder",
+    "name_not_allowed": "the raw-log contract does not allow this name for this source",
+    "unknown_compression": "a compression the loader does not read; the contract allows gzip (.jsonl.gz) "
+                           "and plain CSV",
+}
+
+
+def _copy_lines(cursor, partition: sql.Composable, source: str, delivery_date: dt.date, stream, obj: LandedObject,
+                load_id: str, max_line_bytes: int, result: FileLoad) -> None:
+    quarantine = _Quarantine(source, delivery_date, obj.name, load_id)
+    prefix = "\t".join((delivery_date.isoformat(), obj.name)).encode() + b"\t"
     suffix_load = b"\t" + load_id.encode() + b"\t"
     is_json = source in JSON_SOURCES
     json_validator = JsonLineValidator(source, max_line_bytes) if is_json else None
@@ -156,19 +197,21 @@ def _load_file(cursor, partition: sql.Composable, source: str, delivery_date: dt
     loaded = 0
     header_seen = is_json
     with cursor.copy(copy_sql) as copy:
-        for item in iter_lines(path, max_line_bytes, gzipped=path.suffix == ".gz"):
-            if isinstance(item, Break):
+        for item in iter_lines(stream, max_line_bytes, gzipped=obj.gzipped):
+            if isinstance(item, (Break, Undecodable)):
+                # The readable lines before this point are kept; what follows cannot be decoded.
+                reason = "truncated_file" if isinstance(item, Break) else "undecodable_bytes"
                 result.truncated = True
                 result.lines_read += 1
-                quarantine.add(item.number, "truncated_file", item.detail, item.data, item.length)
-                result.reasons["truncated_file"] += 1
-                break
+                quarantine.add(item.number, reason, item.detail, item.data, item.length)
+                result.reasons[reason] += 1
+                continue
             if not header_seen:
                 # CSV header: checked, not counted as a data line.
                 header_seen = True
                 verdict = csv_validator.check_header(item.data)
                 if verdict:
-                    log.warning("%s: %s", path.name, verdict[1])
+                    log.warning("%s: %s", obj.name, verdict[1])
                 continue
             result.lines_read += 1
             if is_json:
@@ -193,20 +236,24 @@ def _load_file(cursor, partition: sql.Composable, source: str, delivery_date: dt
     quarantine.copy_into(cursor)
     result.rows_loaded = loaded
     result.rows_quarantined = quarantine.count
-    return result
 
 
-def load_partition(conninfo: str, source: str, delivery_date: dt.date, landing_root: Path, *,
-                   run_id: str | None = None, max_line_bytes: int = 1_048_576) -> PartitionLoad:
-    """Replace ``raw.<source>``'s rows for ``delivery_date`` with the landed files."""
+def load_partition(conninfo: str, source: str, delivery_date: dt.date, landing_root, *,
+                   run_id: str | None = None, max_line_bytes: int = 1_048_576,
+                   conn_id: str | None = None) -> PartitionLoad:
+    """Replace ``raw.<source>``'s rows for ``delivery_date`` with the landed objects.
+
+    ``landing_root`` is a local folder or a URL (``s3://bucket/prefix``); ``conn_id`` names the
+    Airflow connection with its credentials (None: the standard AWS variables).
+    """
     if source not in SOURCES:
         raise BadInput(f"unknown source {source!r}; expected one of {', '.join(SOURCES)}")
-    if not partition_ready(landing_root, source, delivery_date):
+    if not partition_ready(landing_root, source, delivery_date, conn_id):
         raise BadInput(
-            f"{partition_dir(landing_root, source, delivery_date)} has no _SUCCESS marker: the partition is not "
-            "complete; wait for the delivery or check GROWTHFLOW_LANDING_ROOT"
+            f"{partition_dir(landing_root, source, delivery_date, conn_id)} has no _SUCCESS marker: the partition "
+            "is not complete; wait for the delivery or check GROWTHFLOW_LANDING_ROOT"
         )
-    files = partition_files(landing_root, source, delivery_date)
+    objects = partition_objects(landing_root, source, delivery_date, conn_id)
     load_id = str(uuid.uuid4())
     started = time.monotonic()
     with connect(conninfo, autocommit=True) as conn:
@@ -225,31 +272,39 @@ def load_partition(conninfo: str, source: str, delivery_date: dt.date, landing_r
                 )
             loads: list[FileLoad] = []
             with conn.cursor() as cursor:
-                for path in files:
+                for obj in objects:
                     file_started = time.monotonic()
-                    file_load = _load_file(cursor, partition, source, delivery_date, path, load_id, max_line_bytes)
+                    file_load = _load_object(cursor, partition, source, delivery_date, obj, load_id, max_line_bytes)
                     loads.append(file_load)
-                    log.info("%s/%s: %s lines, %s loaded, %s quarantined%s in %.1fs", source, path.name,
-                             f"{file_load.lines_read:,}", f"{file_load.rows_loaded:,}",
-                             f"{file_load.rows_quarantined:,}", " (truncated)" if file_load.truncated else "",
-                             time.monotonic() - file_started)
+                    if file_load.refusal:
+                        log.warning("%s/%s: refused (%s): %s", source, obj.name, file_load.refusal,
+                                    file_load.refusal_detail)
+                    else:
+                        log.info("%s/%s: %s lines, %s loaded, %s quarantined%s in %.1fs", source, obj.name,
+                                 f"{file_load.lines_read:,}", f"{file_load.rows_loaded:,}",
+                                 f"{file_load.rows_quarantined:,}", " (truncated)" if file_load.truncated else "",
+                                 time.monotonic() - file_started)
                     if not file_load.balanced:
-                        raise BadInput(f"{path}: counts do not balance ({file_load.lines_read} read, "
+                        raise BadInput(f"{obj.url}: counts do not balance ({file_load.lines_read} read, "
                                        f"{file_load.rows_loaded} loaded, {file_load.rows_quarantined} quarantined)")
                     cursor.execute(
                         "INSERT INTO raw.load_audit (source, delivery_date, source_file, load_id, file_bytes,"
-                        " file_sha256, lines_read, rows_loaded, rows_quarantined, truncated)"
-                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                        (source, delivery_date, path.name, load_id, file_load.file_bytes, file_load.file_sha256,
-                         file_load.lines_read, file_load.rows_loaded, file_load.rows_quarantined, file_load.truncated),
+                        " file_sha256, lines_read, rows_loaded, rows_quarantined, truncated, object_url,"
+                        " object_version, status, refusal_reason, refusal_detail)"
+                        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                        (source, delivery_date, obj.name, load_id, file_load.file_bytes, file_load.file_sha256,
+                         file_load.lines_read, file_load.rows_loaded, file_load.rows_quarantined, file_load.truncated,
+                         file_load.object_url, file_load.object_version, file_load.status, file_load.refusal,
+                         file_load.refusal_detail),
                     )
             result = PartitionLoad(source, delivery_date, load_id, loads, time.monotonic() - started)
             _verify_in_database(conn, partition, result)
             conn.execute(
                 "INSERT INTO raw.partition_loads (source, delivery_date, load_id, run_id, files, lines_read,"
-                " rows_loaded, rows_quarantined, seconds) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (source, delivery_date, load_id, run_id, len(loads), result.lines_read, result.rows_loaded,
-                 result.rows_quarantined, round(result.seconds, 3)),
+                " rows_loaded, rows_quarantined, seconds, objects_refused)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (source, delivery_date, load_id, run_id, len(loads) - len(result.refused), result.lines_read,
+                 result.rows_loaded, result.rows_quarantined, round(result.seconds, 3), len(result.refused)),
             )
             if os.environ.get(FAULT_ENV) == "after_copy":
                 raise RuntimeError(f"{FAULT_ENV}=after_copy: injected failure before commit")

@@ -1,20 +1,34 @@
 """Streaming line readers that survive broken files.
 
 Lines are yielded as bytes with their 1-based line number, in bounded memory:
-the gzip stream is decompressed chunk by chunk, and a line longer than the
-cap is not kept whole (only a prefix is held for the quarantine copy).
-A gzip file truncated mid-stream yields the lines before the break and then
-one final :class:`Break` with whatever partial bytes followed the last newline.
+the object is read block by block, gzip is decompressed with a cap on the output
+of each step (a small file that expands to gigabytes stays flat in memory), and
+a line longer than the cap is not kept whole (only a prefix is held for the
+quarantine copy).
+
+Where a file stops being readable, nothing before that point is lost:
+- a gzip stream cut off mid-way yields every line before the cut, then one
+  :class:`Break` holding the partial last line;
+- corrupt compressed bytes (or bytes after the last gzip member that are not
+  another member) yield every line decompressed before the first bad byte, a
+  :class:`Break` for a partial line cut by it, then one :class:`Undecodable`
+  with the bad bytes' offset, count and a capped copy.
+
+A UTF-8 byte-order mark at the start of a file is a signature, not content: it
+is dropped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterator
 
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 18  #: compressed bytes fed to zlib at a time (also bounds the salvage after an error)
+OUTPUT_CAP = 1 << 20  #: decompressed bytes produced at a time
+UTF8_BOM = b"\xef\xbb\xbf"
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass
@@ -30,7 +44,7 @@ class Line:
 
 @dataclass
 class Break:
-    """The stream ended abnormally at this line (truncated or corrupt gzip)."""
+    """The stream ended abnormally at this line (truncated or corrupt gzip): the partial line."""
 
     number: int
     data: bytes
@@ -38,50 +52,180 @@ class Break:
     detail: str
 
 
-def _decompressed_chunks(path: Path) -> Iterator[bytes | Break]:
-    """Yield decompressed chunks; a trailing Break (with empty data) if the stream is cut."""
+@dataclass
+class Undecodable:
+    """Compressed bytes that cannot be decoded, from ``offset`` to the end of the object."""
+
+    number: int
+    data: bytes  #: a capped copy of the bytes
+    length: int  #: how many bytes could not be decoded
+    offset: int  #: where they start in the object
+    detail: str
+
+
+@dataclass
+class _StreamEnd:
+    """Internal: how a decompressed stream ended, when it did not end cleanly."""
+
+    detail: str
+    undecodable: Undecodable | None = None
+
+
+class Tally:
+    """A read-through wrapper that counts and hashes the bytes of an object as they stream by."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+        self.bytes = 0
+        self._sha = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self.bytes += len(data)
+        self._sha.update(data)
+        return data
+
+    def drain(self) -> None:
+        """Read to the end (so that the count and hash cover the whole object)."""
+        while self.read(CHUNK_BYTES):
+            pass
+
+    @property
+    def sha256(self) -> str:
+        return self._sha.hexdigest()
+
+
+def _raw_chunks(stream: BinaryIO) -> Iterator[bytes]:
+    while chunk := stream.read(CHUNK_BYTES):
+        yield chunk
+
+
+def _undecodable_rest(stream: BinaryIO, head: bytes, offset: int, keep: int, detail: str) -> _StreamEnd:
+    """Count (and keep a capped copy of) the bytes from ``offset`` to the end of the stream."""
+    kept, length = head[:keep], len(head)
+    while chunk := stream.read(CHUNK_BYTES):
+        if len(kept) < keep:
+            kept += chunk[: keep - len(kept)]
+        length += len(chunk)
+    return _StreamEnd(detail, Undecodable(0, kept, length, offset, detail))
+
+
+def _salvage(decomp, data: bytes) -> Iterator[bytes | int]:
+    """Replay ``data`` one byte at a time from a state saved before a zlib error: yield the output
+    produced before the bad byte, then the bad byte's index in ``data``."""
+    pieces: list[bytes] = []
+    size = 0
+    for index in range(len(data)):
+        try:
+            out = decomp.decompress(data[index:index + 1])
+        except zlib.error:
+            if pieces:
+                yield b"".join(pieces)
+            yield index
+            return
+        if out:
+            pieces.append(out)
+            size += len(out)
+            if size >= OUTPUT_CAP:
+                yield b"".join(pieces)
+                pieces, size = [], 0
+    if pieces:
+        yield b"".join(pieces)
+    yield len(data)
+
+
+def _gunzip_chunks(stream: BinaryIO, keep: int) -> Iterator[bytes | _StreamEnd]:
+    """Decompressed chunks of every gzip member in turn; a trailing ``_StreamEnd`` when the stream
+    was cut short or holds bytes that cannot be decoded."""
     decomp = zlib.decompressobj(wbits=31)
-    with open(path, "rb") as handle:
-        while True:
-            raw = handle.read(CHUNK_BYTES)
-            if not raw:
+    member_has_input = False
+    position = 0  # offset of ``pending[0]`` in the object
+    pending = b""
+    while True:
+        if not pending:
+            pending = stream.read(CHUNK_BYTES)
+            if not pending:
                 break
-            try:
-                out = decomp.decompress(raw)
-                # Concatenated gzip members are valid gzip: continue with the next member.
-                while decomp.eof and decomp.unused_data:
-                    rest = decomp.unused_data
-                    decomp = zlib.decompressobj(wbits=31)
-                    out += decomp.decompress(rest)
-            except zlib.error as exc:
-                yield Break(0, b"", 0, f"corrupt gzip stream: {exc}")
+        if not member_has_input:
+            # A new member must start with the gzip magic; anything else is not gzip at all.
+            while len(pending) < 2 and (more := stream.read(CHUNK_BYTES)):
+                pending += more
+            if not pending.startswith(GZIP_MAGIC):
+                what = "is not gzip" if position == 0 else "follows the end of the gzip stream"
+                yield _undecodable_rest(stream, pending, position, keep, f"the bytes from offset {position} {what}")
                 return
-            if out:
-                yield out
-    if not decomp.eof:
-        tail = decomp.flush()
+            member_has_input = True
+        saved = decomp.copy()
+        try:
+            out = decomp.decompress(pending, OUTPUT_CAP)
+        except zlib.error as exc:
+            bad_at = len(pending)
+            for piece in _salvage(saved, pending):
+                if isinstance(piece, int):
+                    bad_at = piece
+                else:
+                    yield piece
+            offset = position + bad_at
+            yield _undecodable_rest(stream, pending[bad_at:], offset, keep,
+                                    f"corrupt gzip data at offset {offset}: {exc}")
+            return
+        if out:
+            yield out
+        if decomp.eof:
+            rest = decomp.unused_data
+            position += len(pending) - len(rest)
+            pending = rest
+            decomp = zlib.decompressobj(wbits=31)
+            member_has_input = False
+        else:
+            tail = decomp.unconsumed_tail
+            position += len(pending) - len(tail)
+            pending = tail
+    if member_has_input or position == 0:
+        # Input ran out inside a member (or there was no gzip member at all).
+        tail = decomp.flush() if member_has_input else b""
         if tail:
             yield tail
-        yield Break(0, b"", 0, "gzip stream truncated before its end-of-stream marker")
+        yield _StreamEnd(f"gzip stream truncated at offset {position} before its end-of-stream marker")
 
 
-def _raw_chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
+def _without_bom(chunks: Iterator) -> Iterator:
+    """Drop a UTF-8 byte-order mark at the very start of the content."""
+    head = b""
+    for chunk in chunks:
+        if isinstance(chunk, _StreamEnd):
+            if head:
+                yield head
             yield chunk
+            return
+        head += chunk
+        if len(head) >= len(UTF8_BOM):
+            break
+    else:
+        if head:
+            yield head
+        return
+    yield head[len(UTF8_BOM):] if head.startswith(UTF8_BOM) else head
+    yield from chunks
 
 
-def iter_lines(path: Path, max_line_bytes: int, *, gzipped: bool) -> Iterator[Line | Break]:
-    """Yield every line of ``path``; lines over ``max_line_bytes`` keep a capped prefix."""
+def iter_lines(stream: BinaryIO, max_line_bytes: int, *, gzipped: bool) -> Iterator[Line | Break | Undecodable]:
+    """Yield every line of ``stream``; lines over ``max_line_bytes`` keep a capped prefix."""
     keep_cap = max_line_bytes * 4  # enough of an oversized line to inspect it later
     pending: list[bytes] = []  # pieces of the current, unfinished line
     pending_len = 0
     number = 0
-    chunks = _decompressed_chunks(path) if gzipped else _raw_chunks(path)
-    for chunk in chunks:
-        if isinstance(chunk, Break):
-            number += 1
-            yield Break(number, b"".join(pending), pending_len, chunk.detail)
+    chunks = _gunzip_chunks(stream, keep_cap) if gzipped else _raw_chunks(stream)
+    for chunk in _without_bom(chunks):
+        if isinstance(chunk, _StreamEnd):
+            if chunk.undecodable is None or pending_len:
+                number += 1
+                detail = chunk.detail if chunk.undecodable is None else f"line cut off by {chunk.detail}"
+                yield Break(number, b"".join(pending), pending_len, detail)
+            if chunk.undecodable is not None:
+                number += 1
+                bad = chunk.undecodable
+                yield Undecodable(number, bad.data, bad.length, bad.offset, bad.detail)
             return
         parts = chunk.split(b"\n")
         last = parts.pop()  # the unfinished tail (b"" when the chunk ends with a newline)

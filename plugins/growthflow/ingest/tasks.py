@@ -54,8 +54,9 @@ def unloaded_partitions(conninfo: str, since: dt.date | None = None) -> list[tup
 def missing_partitions(delivery_date: dt.date) -> list[str]:
     """Partitions of ``delivery_date`` that are not complete yet (no ``_SUCCESS``)."""
     settings = load_settings()
-    return [str(partition_dir(settings.landing_root, source, delivery_date))
-            for source in SOURCES if not partition_ready(settings.landing_root, source, delivery_date)]
+    root, conn_id = settings.landing_root, settings.landing_conn_id
+    return [str(partition_dir(root, source, delivery_date, conn_id))
+            for source in SOURCES if not partition_ready(root, source, delivery_date, conn_id)]
 
 
 def load_delivery(conninfo: str, source: str, delivery_date: str | dt.date, run_id: str | None = None) -> dict:
@@ -63,8 +64,9 @@ def load_delivery(conninfo: str, source: str, delivery_date: str | dt.date, run_
     settings = load_settings()
     day = parse_delivery_date(delivery_date)
     result = load_partition(conninfo, source, day, settings.landing_root, run_id=run_id,
-                            max_line_bytes=settings.max_line_bytes)
+                            max_line_bytes=settings.max_line_bytes, conn_id=settings.landing_conn_id)
     print(result.summary())
-    return {"source": source, "delivery_date": day.isoformat(), "files": len(result.files),
+    return {"source": source, "delivery_date": day.isoformat(), "files": len(result.files) - len(result.refused),
             "lines_read": result.lines_read, "rows_loaded": result.rows_loaded,
-            "rows_quarantined": result.rows_quarantined, "reasons": dict(result.reasons)}
+            "rows_quarantined": result.rows_quarantined, "reasons": dict(result.reasons),
+            "objects_refused": {f.source_file: f.refusal for f in result.refused}}

@@ -3,7 +3,7 @@
 Quarantine reasons (stable codes, documented in the README):
 ``empty_line``, ``line_too_long``, ``invalid_utf8``, ``invalid_json``,
 ``not_an_object``, ``missing_field``, ``bad_type``, ``unstorable_text``,
-``truncated_file``, ``wrong_column_count``, ``bad_header``.
+``truncated_file``, ``undecodable_bytes``, ``wrong_column_count``, ``bad_header``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from growthflow.ingest.records import CSV_SOURCES, JSON_SOURCES
 
 #: Every reason a line can be quarantined for (the raw data-quality suite reports each one).
 QUARANTINE_REASONS = ("empty_line", "line_too_long", "invalid_utf8", "invalid_json", "not_an_object", "missing_field",
-                      "bad_type", "unstorable_text", "truncated_file", "wrong_column_count", "bad_header")
+                      "bad_type", "unstorable_text", "truncated_file", "undecodable_bytes", "wrong_column_count",
+                      "bad_header")
 
 Verdict = tuple[str, str] | None  # (reason, detail) or None when storable
 
