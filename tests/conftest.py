@@ -92,3 +92,20 @@ def clean_dataset(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("clean")
     generate(DEFECTIVE.scaled_defects(0.0), root / "landing", root / "truth")
     return root / "landing", root / "truth"
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """A real S3 API server (moto in server mode) on 127.0.0.1, started once for the session.
+
+    Yields the environment a client needs: the endpoint and a key pair the server accepts.
+    Nothing is patched: every test talks HTTP to this process through boto3/s3fs.
+    """
+    from s3_server import S3Server
+
+    server = S3Server(tmp_path_factory.mktemp("s3"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -99,7 +99,21 @@ def clear_sources(landing_root, conn_id: str | None = None) -> None:
 
 def partition_ready(landing_root, source: str, delivery_date: dt.date, conn_id: str | None = None) -> bool:
     marker = partition_dir(landing_root, source, delivery_date, conn_id) / SUCCESS_MARKER
-    return _store_call(marker, marker.exists)
+    if _store_call(marker, lambda: _fresh(marker.parent) and marker.exists()):
+        return True
+    _require_bucket(marker)
+    return False
+
+
+def _require_bucket(path) -> None:
+    """A partition not there yet is normal; a bucket that is not there is a setting to fix, not a
+    reason to wait six hours for a marker."""
+    if path.protocol in ("file", "local", ""):
+        return
+    bucket = path.path.split("/", 1)[0]
+    if not _store_call(path, lambda: path.fs.exists(bucket)):
+        raise ConfigError(f"landing zone {path.protocol}://{bucket}: the bucket does not exist or is not visible "
+                          "with these credentials; check GROWTHFLOW_LANDING_ROOT")
 
 
 @dataclass(frozen=True)
@@ -140,7 +154,7 @@ def partition_objects(landing_root, source: str, delivery_date: dt.date,
     """Every object of one partition except the marker, in name order (delivery order), each
     with the reason the contract refuses it, if any. Nested folders are listed too."""
     folder = partition_dir(landing_root, source, delivery_date, conn_id)
-    found = _store_call(folder, lambda: folder.fs.find(folder.path, withdirs=False, detail=True))
+    found = _store_call(folder, lambda: _fresh(folder) and folder.fs.find(folder.path, withdirs=False, detail=True))
     prefix = folder.path.rstrip("/") + "/"
     objects = []
     for key, info in found.items():
@@ -161,7 +175,7 @@ def partition_objects(landing_root, source: str, delivery_date: dt.date,
 def delivered_dates(landing_root, source: str, conn_id: str | None = None) -> list[dt.date]:
     """Every delivery date that has a complete partition for ``source``."""
     base = _root(landing_root, conn_id) / source
-    if not _store_call(base, base.exists):
+    if not _store_call(base, lambda: _fresh(base) and base.exists()):
         return []
     markers = _store_call(base, lambda: base.fs.glob(base.path.rstrip("/") + f"/dt=*/{SUCCESS_MARKER}"))
     dates = []
@@ -185,6 +199,13 @@ def _root(landing_root, conn_id: str | None) -> "ObjectStoragePath":
     if isinstance(landing_root, ObjectStoragePath):
         return landing_root
     return landing_root_path(landing_root, conn_id)
+
+
+def _fresh(folder) -> bool:
+    """Forget what the filesystem remembers of a folder's listing: objects are re-delivered and
+    markers appear while a process runs (fsspec caches listings per process)."""
+    folder.fs.invalidate_cache(folder.path)
+    return True
 
 
 def _store_call(path, call):
