@@ -114,7 +114,11 @@ class CsvLineValidator:
 
     def check_header(self, data: bytes) -> Verdict:
         text = data.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r")
-        header = next(csv.reader([text]), [])
+        try:
+            header = next(csv.reader([text]), [])
+        except csv.Error as exc:  # e.g. a bare carriage return inside the line: not this contract's header
+            self.header_ok = False
+            return "bad_header", f"header is not CSV ({exc}); expected {self.columns!r}"
         self.header_ok = [h.strip() for h in header] == self.columns
         if self.header_ok:
             return None
