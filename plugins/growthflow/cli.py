@@ -418,6 +418,11 @@ def main(argv: list[str] | None = None) -> int:
         args.pytest_args = pytest_args
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not args.verbose:
+        # Object-store clients log where they found credentials and endpoints at INFO on every
+        # connection: useful with -v, noise in a command's output.
+        for name in ("botocore", "aiobotocore", "s3fs", "airflow.providers.amazon"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return args.func(args) or 0
     except GrowthflowError as exc:

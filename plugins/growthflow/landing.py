@@ -128,8 +128,13 @@ class LandedObject:
     path: "ObjectStoragePath" = field(compare=False, repr=False, default=None)
 
     def open(self):
-        """A binary stream over the object, fetched in blocks: memory stays flat in object size."""
-        return self.path.open("rb", block_size=READ_BLOCK_BYTES)
+        """A binary stream over the object, fetched in blocks: memory stays flat in object size.
+
+        Opened on the path's own filesystem (with its connection's credentials) rather than through
+        ``ObjectStoragePath.open``, whose lineage wrapper calls Airflow's hook-lineage collector on
+        every read: the load records its lineage itself, per object, in ``raw.load_audit``.
+        """
+        return self.path.fs.open(self.path.path, "rb", block_size=READ_BLOCK_BYTES)
 
     @property
     def gzipped(self) -> bool:
