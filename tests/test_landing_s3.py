@@ -216,7 +216,7 @@ def test_bad_credentials_or_a_missing_bucket_give_one_clear_line(landed, s3_serv
     env.pop("GROWTHFLOW_LANDING_CONN_ID", None)
     if problem == "wrong key":
         env["AWS_SECRET_ACCESS_KEY"] = "not-the-secret"
-        env["AWS_ACCESS_KEY_ID"] = "AKIANOTAKEY000000000"
+        env["AWS_ACCESS_KEY_ID"] = "not-a-key-this-server-issued"
     else:
         env["GROWTHFLOW_LANDING_ROOT"] = "s3://no-such-bucket-here/logs"
     result = run_cli("load", "events", SETTINGS.start.isoformat(), env=env)
