@@ -37,7 +37,10 @@ def scratch_database(keep_as: str | None = None):
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-_PEAK = "\nimport resource as _r\nprint('PEAK_KIB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)\n"
+# The child's own high-water mark (VmHWM): ru_maxrss would carry the parent's peak across
+# fork and exec on Linux, so a benchmark whose parent grows would report its parent's memory.
+_PEAK = ("\nprint('PEAK_KIB', next(int(l.split()[1]) for l in open('/proc/self/status')"
+         " if l.startswith('VmHWM:')))\n")
 
 
 def run_measured(code: str) -> tuple[float, float, str]:
