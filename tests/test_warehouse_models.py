@@ -12,6 +12,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
 
 from growthflow.generator.generate import generate
 from growthflow.generator.settings import GeneratorSettings
@@ -196,4 +197,10 @@ def test_docs_generate_documents_every_model(full_build, tmp_path):
         built = catalog["nodes"][node["unique_id"]]["columns"]
         undocumented = [c for c in built if not node["columns"].get(c, {}).get("description")]
         assert not undocumented, (node["name"], undocumented)
-    assert {e["name"] for e in manifest["exposures"].values()} == {"growth_kpi_dashboard", "campaign_ltv_dashboard"}
+    # One exposure per Superset dashboard in bi/assets/, pointing at that dashboard's URL.
+    from growthflow.bi import ASSETS_DIR
+
+    slugs = {yaml.safe_load(p.read_text())["slug"] for p in (ASSETS_DIR / "dashboards").glob("*.yaml")}
+    exposures = {e["name"]: e for e in manifest["exposures"].values()}
+    assert set(exposures) == {"growth_kpi_dashboard", "campaign_ltv_dashboard", "data_quality_dashboard"}
+    assert {e["url"].rstrip("/").rsplit("/", 1)[1] for e in exposures.values()} == slugs

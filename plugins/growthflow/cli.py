@@ -254,14 +254,39 @@ def cmd_up(args) -> int:
 def cmd_down(args) -> int:
     from growthflow.airflow_env import stop_stack
 
+    from growthflow.bi import SupersetServer
+    from growthflow.warehouse import resolve_targets
+
     settings = load_settings()
     stopped = stop_stack(settings)
     say(f"stopped Airflow {', '.join(stopped)}" if stopped else "Airflow was not running")
+    if SupersetServer(settings, resolve_targets(settings)).stop():
+        say("stopped Superset")
     if args.all:
         from growthflow.localpg import LocalCluster
 
         if LocalCluster(settings).stop():
             say("stopped the local PostgreSQL")
+    return 0
+
+
+def cmd_bi(args) -> int:
+    """The BI server (Superset) over the marts: up, down, status."""
+    from growthflow.bi import SupersetServer, bring_up
+    from growthflow.warehouse import resolve_targets
+
+    settings = load_settings()
+    if args.action == "down":
+        server = SupersetServer(settings, resolve_targets(settings))
+        say("stopped Superset" if server.stop() else "Superset was not running")
+        return 0
+    if args.action == "status":
+        server = SupersetServer(settings, resolve_targets(settings))
+        state = server.status()
+        say(f"Superset {'running at ' + state.url if state.running else 'stopped'}")
+        return 0 if state.running else 3
+    targets, _ = ensure_warehouse(quiet=True)
+    bring_up(settings, targets, say)
     return 0
 
 
@@ -281,10 +306,17 @@ def cmd_demo(args) -> int:
 def cmd_test(args) -> int:
     """Start what the tests need, run pytest, stop what was started."""
     from growthflow.localpg import LocalCluster
+    from growthflow.warehouse import resolve_targets
+
+    from growthflow.bi import SupersetServer, ensure_headless_browser
 
     settings = load_settings()
     _, started = ensure_warehouse()
     _, env = _airflow_env()  # tests run `airflow` for real, against the project-local metadata DB
+    # The BI tests run Superset (its own locked environment) and open it in Debian's Chromium.
+    ensure_headless_browser(say)
+    if SupersetServer(settings, resolve_targets(settings)).ensure_environment():
+        say("installed Superset's environment (bi/uv.lock) for the BI tests")
     try:
         return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=PROJECT_ROOT, env=env)
     finally:
@@ -391,9 +423,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("up", help="start the Airflow UI stack in the background and print its URL and login")
     p.set_defaults(func=cmd_up)
-    p = sub.add_parser("down", help="stop the Airflow stack started by `up` or `demo`")
+    p = sub.add_parser("down", help="stop the Airflow stack and the BI server started by `up`, `bi up` or `demo`")
     p.add_argument("--all", action="store_true", help="also stop the local PostgreSQL")
     p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("bi", help="the BI server (Superset) with the dashboards in bi/assets/: up, down, status",
+                       description="`up` installs Superset's own environment (bi/uv.lock) if needed, migrates its "
+                                   "metadata database (in the project PostgreSQL), starts it on 127.0.0.1 "
+                                   "(GROWTHFLOW_BI_PORT, default 8088), imports the dashboards, charts, datasets and "
+                                   "the bi_reader connection from bi/assets/, and prints the URL and login. "
+                                   "`down` stops it; `status` exits 0 when it is up.")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.set_defaults(func=cmd_bi)
 
     p = sub.add_parser("dbt", help="run dbt in dbt_project/ against the warehouse (e.g. dbt build --full-refresh)",
                        prefix_chars="\0")
@@ -421,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.verbose:
         # Object-store clients log where they found credentials and endpoints at INFO on every
         # connection: useful with -v, noise in a command's output.
-        for name in ("botocore", "aiobotocore", "s3fs", "airflow.providers.amazon"):
+        for name in ("botocore", "aiobotocore", "s3fs", "airflow.providers.amazon", "growthflow"):
             logging.getLogger(name).setLevel(logging.WARNING)
     try:
         return args.func(args) or 0

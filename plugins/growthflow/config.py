@@ -19,6 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: with a server the machine may already run.
 DEFAULT_PG_PORT = 54329
 DEFAULT_AIRFLOW_PORT = 8080
+DEFAULT_BI_PORT = 8088
 
 WAREHOUSE_DATABASE = "growthflow"
 AIRFLOW_DATABASE = "airflow"
@@ -76,6 +77,7 @@ class Settings:
     admin_url: str | None
     airflow_database_url: str | None
     airflow_port: int
+    bi_port: int
     max_line_bytes: int
 
     @property
@@ -111,5 +113,6 @@ def load_settings() -> Settings:
         admin_url=os.environ.get("GROWTHFLOW_ADMIN_URL") or None,
         airflow_database_url=os.environ.get("AIRFLOW_DATABASE_URL") or None,
         airflow_port=int_env("GROWTHFLOW_AIRFLOW_PORT", DEFAULT_AIRFLOW_PORT),
+        bi_port=int_env("GROWTHFLOW_BI_PORT", DEFAULT_BI_PORT),
         max_line_bytes=int_env("GROWTHFLOW_MAX_LINE_BYTES", 1_048_576),
     )

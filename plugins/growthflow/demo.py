@@ -162,6 +162,10 @@ def run_demo(args) -> int:
         chain_states[dag_id] = follow_asset_chain(api, dag_id)["state"]
 
     targets = resolve_targets(settings)
+    from growthflow.bi import ADMIN_USER as BI_ADMIN, bring_up
+
+    say("starting the BI server (Superset) on the published marts...")
+    bi = bring_up(settings, targets, say)
     print()
     print(load_summary(targets.owner_url, start, end))
     print()
@@ -180,9 +184,13 @@ def run_demo(args) -> int:
             say(f"the newest {dag_id} run {state}: open {url}/dags/{dag_id} to see which task and why")
     say(f"done in {time.monotonic() - began:.0f}s")
     say(f"Airflow UI: {url}  login: {ADMIN_USER} / {admin_password(settings)}")
+    say(f"BI (Superset): {bi.url}  login: {BI_ADMIN} / {bi.admin_password()}")
+    for title, dashboard_url in bi.dashboard_urls().items():
+        say(f"  {title}: {dashboard_url}")
     say("stop everything with: bin/growthflow down --all")
     if args.stop_after:
         from growthflow.airflow_env import stop_stack
 
         stop_stack(settings)
+        bi.stop()
     return 1 if failed else 0
