@@ -50,7 +50,7 @@ def locked_airflow_version() -> str:
 @pytest.mark.parametrize("profiles, extra", [
     ((), set()),
     (("celery",), {"redis", "airflow-worker", "flower"}),
-    (("bi",), {"metabase"}),
+    (("bi",), {"superset", "superset-assets"}),
 ])
 def test_compose_resolves_each_profile_to_the_documented_services(env_file, profiles, extra):
     services = set(resolved(env_file, *profiles)["services"])

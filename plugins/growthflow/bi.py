@@ -43,7 +43,7 @@ SUPERSET_DATABASE = "superset"
 ADMIN_USER = "admin"
 #: The one database connection the assets define (its YAML file under bi/assets/databases/).
 DATABASE_ASSET = "databases/growthflow_marts.yaml"
-MASKED_PASSWORD = "XXXXXXXXXX"  # Superset's own placeholder for a password it does not export
+MASKED_PASSWORD = "X" * 10  # Superset's own placeholder for a password it does not export
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class SupersetServer:
         self.state = settings.home / name
         self.venv = BI_ROOT / ".venv"
         self.port = port or settings.bi_port
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}" if port else settings.bi_url
         self.metadata_database = SUPERSET_DATABASE if name == "bi" else f"{SUPERSET_DATABASE}_{name}"
 
     # -- secrets and environment -----------------------------------------------------
@@ -85,7 +85,7 @@ class SupersetServer:
         if not self.targets.local:
             raise ConfigError("set SUPERSET_DATABASE_URL (a PostgreSQL database for Superset's metadata) when the "
                               "warehouse is external")
-        password = self._secret("metadata_password")
+        password = os.environ.get("SUPERSET_DB_PASSWORD") or self._secret("metadata_password")
         return (f"postgresql+psycopg2://{SUPERSET_ROLE}:{quote(password, safe='')}@127.0.0.1:"
                 f"{self.settings.pg_port}/{self.metadata_database}")
 
@@ -126,10 +126,11 @@ class SupersetServer:
         return True
 
     def ensure_metadata_database(self) -> None:
-        """Superset's own role and database on the local server (idempotent)."""
-        if os.environ.get("SUPERSET_DATABASE_URL") or not self.targets.local:
+        """Superset's own role and database on the warehouse's server (idempotent; needs the admin login:
+        the local cluster's, or GROWTHFLOW_ADMIN_URL's)."""
+        if not self.targets.admin_conninfo:
             return
-        password = self._secret("metadata_password")
+        password = os.environ.get("SUPERSET_DB_PASSWORD") or self._secret("metadata_password")
         with connect(self.targets.admin_conninfo, autocommit=True, purpose="the PostgreSQL server (admin)") as conn:
             exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SUPERSET_ROLE,)).fetchone()
             conn.execute(sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(

@@ -285,14 +285,24 @@ def cmd_bi(args) -> int:
         state = server.status()
         say(f"Superset {'running at ' + state.url if state.running else 'stopped'}")
         return 0 if state.running else 3
+    if args.action == "import":
+        # Into a Superset that runs elsewhere (compose's bi profile): GROWTHFLOW_BI_URL, SUPERSET_ADMIN_PASSWORD.
+        server = SupersetServer(settings, resolve_targets(settings))
+        counts = server.import_assets()
+        say("imported " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) + f" into {server.url}")
+        return 0
     targets, _ = ensure_warehouse(quiet=True)
     bring_up(settings, targets, say)
     return 0
 
 
 def cmd_setup(args) -> int:
+    from growthflow.bi import SupersetServer
+    from growthflow.warehouse import resolve_targets
+
     started = time.monotonic()
     _airflow_env()
+    SupersetServer(load_settings(), resolve_targets(load_settings())).ensure_metadata_database()
     say(f"setup complete in {time.monotonic() - started:.0f}s")
     return 0
 
@@ -433,7 +443,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "(GROWTHFLOW_BI_PORT, default 8088), imports the dashboards, charts, datasets and "
                                    "the bi_reader connection from bi/assets/, and prints the URL and login. "
                                    "`down` stops it; `status` exits 0 when it is up.")
-    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("action", choices=["up", "down", "status", "import"],
+                   help="import: only load bi/assets/ into the Superset at GROWTHFLOW_BI_URL")
     p.set_defaults(func=cmd_bi)
 
     p = sub.add_parser("dbt", help="run dbt in dbt_project/ against the warehouse (e.g. dbt build --full-refresh)",

@@ -78,6 +78,7 @@ class Settings:
     airflow_database_url: str | None
     airflow_port: int
     bi_port: int
+    bi_url: str  #: where Superset answers (GROWTHFLOW_BI_URL; default the project-local server)
     max_line_bytes: int
 
     @property
@@ -114,5 +115,7 @@ def load_settings() -> Settings:
         airflow_database_url=os.environ.get("AIRFLOW_DATABASE_URL") or None,
         airflow_port=int_env("GROWTHFLOW_AIRFLOW_PORT", DEFAULT_AIRFLOW_PORT),
         bi_port=int_env("GROWTHFLOW_BI_PORT", DEFAULT_BI_PORT),
+        bi_url=(os.environ.get("GROWTHFLOW_BI_URL") or
+                f"http://127.0.0.1:{int_env('GROWTHFLOW_BI_PORT', DEFAULT_BI_PORT)}").rstrip("/"),
         max_line_bytes=int_env("GROWTHFLOW_MAX_LINE_BYTES", 1_048_576),
     )
