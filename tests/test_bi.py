@@ -14,7 +14,6 @@ import datetime as dt
 import io
 import json
 import shutil
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -115,6 +114,7 @@ def test_figures_on_the_dashboards_equal_the_marts(superset, browser, built_ware
     name, roas = query(built_warehouse, "select campaign_name, roas_365_p50 from marts.campaign_ltv_forecasts"
                                         " where is_latest and roas_365_p50 is not null"
                                         " order by roas_365_p50 desc limit 1")[0]
+    assert not ltv.errors and not ltv.empty
     shown = dict(table_rows(browser, "LTV per user by campaign", ["campaign_name", "roas_365_p50"]))
     assert shown[name] == f"{roas:.2f}", (name, roas, shown)
 

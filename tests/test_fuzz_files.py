@@ -22,6 +22,7 @@ import zlib
 from collections import Counter
 
 import psycopg
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -184,24 +185,18 @@ FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                                        HealthCheck.data_too_large])
 
 
-def test_fuzzed_event_partitions_account_for_every_object_and_lose_no_record(warehouse, tmp_path):
+@pytest.mark.parametrize("source, names, valid, header", [
+    ("events", names_events, VALID_EVENT_LINES, None),
+    ("ad_spend", names_spend, VALID_SPEND_ROWS, CSV_HEADER.encode()),
+])
+def test_fuzzed_partitions_account_for_every_object_and_lose_no_record(warehouse, tmp_path, source, names, valid,
+                                                                       header):
     @FUZZ
-    @given(objects=partition(names_events, VALID_EVENT_LINES, None))
+    @given(objects=partition(names, valid, header))
     def check(objects):
-        write_partition(tmp_path, "events", objects)
-        load_partition(warehouse, "events", DAY, tmp_path)
-        assert_every_object_accounted_for(warehouse, tmp_path, "events", VALID_EVENT_LINES, csv=False)
-
-    check()
-
-
-def test_fuzzed_ad_spend_partitions_account_for_every_object_and_lose_no_row(warehouse, tmp_path):
-    @FUZZ
-    @given(objects=partition(names_spend, VALID_SPEND_ROWS, CSV_HEADER.encode()))
-    def check(objects):
-        write_partition(tmp_path, "ad_spend", objects)
-        load_partition(warehouse, "ad_spend", DAY, tmp_path)
-        assert_every_object_accounted_for(warehouse, tmp_path, "ad_spend", VALID_SPEND_ROWS, csv=True)
+        write_partition(tmp_path, source, objects)
+        load_partition(warehouse, source, DAY, tmp_path)
+        assert_every_object_accounted_for(warehouse, tmp_path, source, valid, csv=header is not None)
 
     check()
 

@@ -138,7 +138,7 @@ def run_demo(args) -> int:
     if not args.skip_generate:
         gen = GeneratorSettings(start=start, days=args.days, seed=args.seed, daily_new_users=args.daily_new_users)
         say(f"generating raw logs for {start} .. {end} into {settings.landing_root}")
-        report = generate(gen, settings.landing_root, settings.truth_root)
+        report = generate(gen, settings.landing_root, settings.truth_root, conn_id=settings.landing_conn_id)
         say(report.summary())
 
     say("starting Airflow (api-server, scheduler, dag-processor, triggerer)...")
