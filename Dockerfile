@@ -20,6 +20,8 @@ COPY --chown=airflow:root plugins/ plugins/
 COPY --chown=airflow:root dbt_project/ dbt_project/
 COPY --chown=airflow:root expectations/ expectations/
 COPY --chown=airflow:root models_ltv/ models_ltv/
+# The dashboards as code, for `growthflow bi import` (Superset itself runs in its own image).
+COPY --chown=airflow:root bi/assets/ bi/assets/
 COPY --chown=airflow:root bin/ bin/
 
 ENV PYTHONPATH=/opt/growthflow/plugins:/opt/growthflow \

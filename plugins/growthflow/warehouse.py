@@ -6,6 +6,7 @@ conninfo/URL string (from the Airflow connection) and call these helpers.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
@@ -45,7 +46,7 @@ def resolve_targets(settings: Settings) -> Targets:
     if settings.uses_external_warehouse:
         owner = settings.warehouse_url or ""  # "" lets libpq read PGHOST, PGUSER, ...
         airflow_url = settings.airflow_database_url or _sibling_database(owner, AIRFLOW_DATABASE)
-        return Targets(owner_url=owner, bi_url=None, airflow_url=airflow_url,
+        return Targets(owner_url=owner, bi_url=_bi_login(owner), airflow_url=airflow_url,
                        admin_conninfo=settings.admin_url, local=False)
     creds = Credentials.load_or_create(settings.credentials_file)
     cluster = LocalCluster(settings)
@@ -58,6 +59,15 @@ def resolve_targets(settings: Settings) -> Targets:
         admin_conninfo=cluster.admin_conninfo(),
         local=True,
     )
+
+
+def _bi_login(owner_url: str) -> str | None:
+    """The read-only login on the same server and database, when its password is given."""
+    password = os.environ.get("BI_READER_PASSWORD")
+    if not password or "://" not in owner_url:
+        return None
+    parts = urlsplit(owner_url)
+    return _url(BI_ROLE, password, parts.hostname or "localhost", parts.port or 5432, parts.path.lstrip("/"))
 
 
 def _sibling_database(url: str, dbname: str) -> str:
