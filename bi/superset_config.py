@@ -13,8 +13,10 @@ SECRET_KEY = os.environ["SUPERSET_SECRET_KEY"]
 SQLALCHEMY_DATABASE_URI = os.environ["SUPERSET_DATABASE_URL"]
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 
-# A local, single-node server: no CDN, no HTTPS redirect, no telemetry.
-TALISMAN_ENABLED = False
+# A local, single-node server on http://127.0.0.1: no CDN, no HTTPS redirect, no telemetry.
+# Behind TLS in a deployment, turn Talisman on with a content security policy
+# (Superset logs a warning at start while it is off).
+TALISMAN_ENABLED = os.environ.get("SUPERSET_TALISMAN_ENABLED", "false").lower() == "true"
 ENABLE_PROXY_FIX = False
 SCARF_ANALYTICS = False
 RATELIMIT_ENABLED = False
