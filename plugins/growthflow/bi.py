@@ -151,26 +151,34 @@ class SupersetServer:
         return result
 
     def migrate(self, progress=lambda message: None) -> bool:
-        """Migrate Superset's metadata database, create the admin user and the roles, once per version."""
+        """Migrate Superset's metadata database and create the roles once per locked version and database;
+        create the admin user, or reset its password when it changed. True when it migrated."""
         self.state.mkdir(parents=True, exist_ok=True)
         (self.state / "home").mkdir(exist_ok=True)
-        stamp = self.state / ".migrated"
+        migrated, admin = self.state / ".migrated", self.state / ".admin_applied"
         version = hashlib.sha256((BI_ROOT / "uv.lock").read_bytes()).hexdigest()[:16]
         wanted = f"{version}:{self.metadata_url().rsplit('@', 1)[-1]}"
-        if stamp.exists() and stamp.read_text() == wanted:
-            self._superset("fab", "reset-password", "--username", ADMIN_USER, "--password", self.admin_password(),
-                           check=False)
-            return False
-        progress("migrating Superset's metadata database (first run: about a minute)")
-        self._superset("db", "upgrade")
-        created = self._superset("fab", "create-admin", "--username", ADMIN_USER, "--firstname", "growthflow",
-                                 "--lastname", "admin", "--email", "admin@growthflow.local",
-                                 "--password", self.admin_password(), check=False)
-        if "already exist" in created.stdout + created.stderr:
-            self._superset("fab", "reset-password", "--username", ADMIN_USER, "--password", self.admin_password())
-        self._superset("init")
-        stamp.write_text(wanted)
-        return True
+        password_digest = hashlib.sha256(self.admin_password().encode()).hexdigest()
+        ran = False
+        if not (migrated.exists() and migrated.read_text() == wanted):
+            progress("migrating Superset's metadata database (first run: about half a minute)")
+            self._superset("db", "upgrade")
+            self._superset("init")
+            migrated.write_text(wanted)
+            admin.unlink(missing_ok=True)
+            ran = True
+        if not (admin.exists() and admin.read_text() == password_digest):
+            created = self._superset("fab", "create-admin", "--username", ADMIN_USER, "--firstname", "growthflow",
+                                     "--lastname", "admin", "--email", "admin@growthflow.local",
+                                     "--password", self.admin_password(), check=False)
+            if "already exist" in created.stdout + created.stderr:
+                self._superset("fab", "reset-password", "--username", ADMIN_USER, "--password",
+                               self.admin_password())
+            elif created.returncode != 0:
+                (self.state / "setup.log").write_text(created.stdout + created.stderr)
+                raise ServiceUnavailable(f"creating Superset's admin user failed; see {self.state / 'setup.log'}")
+            admin.write_text(password_digest)
+        return ran
 
     # -- run --------------------------------------------------------------------------
     @property

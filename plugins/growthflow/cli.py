@@ -253,7 +253,6 @@ def cmd_up(args) -> int:
 
 def cmd_down(args) -> int:
     from growthflow.airflow_env import stop_stack
-
     from growthflow.bi import SupersetServer
     from growthflow.warehouse import resolve_targets
 
@@ -271,28 +270,26 @@ def cmd_down(args) -> int:
 
 
 def cmd_bi(args) -> int:
-    """The BI server (Superset) over the marts: up, down, status."""
+    """The BI server (Superset) over the marts: up, down, status, import."""
     from growthflow.bi import SupersetServer, bring_up
     from growthflow.warehouse import resolve_targets
 
     settings = load_settings()
+    if args.action == "up":
+        targets, _ = ensure_warehouse(quiet=True)
+        bring_up(settings, targets, say)
+        return 0
+    server = SupersetServer(settings, resolve_targets(settings))
     if args.action == "down":
-        server = SupersetServer(settings, resolve_targets(settings))
         say("stopped Superset" if server.stop() else "Superset was not running")
         return 0
     if args.action == "status":
-        server = SupersetServer(settings, resolve_targets(settings))
         state = server.status()
         say(f"Superset {'running at ' + state.url if state.running else 'stopped'}")
         return 0 if state.running else 3
-    if args.action == "import":
-        # Into a Superset that runs elsewhere (compose's bi profile): GROWTHFLOW_BI_URL, SUPERSET_ADMIN_PASSWORD.
-        server = SupersetServer(settings, resolve_targets(settings))
-        counts = server.import_assets()
-        say("imported " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) + f" into {server.url}")
-        return 0
-    targets, _ = ensure_warehouse(quiet=True)
-    bring_up(settings, targets, say)
+    # import: into a Superset that runs elsewhere (compose's bi profile), at GROWTHFLOW_BI_URL.
+    counts = server.import_assets()
+    say("imported " + ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items())) + f" into {server.url}")
     return 0
 
 
@@ -301,8 +298,8 @@ def cmd_setup(args) -> int:
     from growthflow.warehouse import resolve_targets
 
     started = time.monotonic()
-    _airflow_env()
-    SupersetServer(load_settings(), resolve_targets(load_settings())).ensure_metadata_database()
+    settings, _ = _airflow_env()
+    SupersetServer(settings, resolve_targets(settings)).ensure_metadata_database()
     say(f"setup complete in {time.monotonic() - started:.0f}s")
     return 0
 
@@ -315,10 +312,9 @@ def cmd_demo(args) -> int:
 
 def cmd_test(args) -> int:
     """Start what the tests need, run pytest, stop what was started."""
+    from growthflow.bi import SupersetServer, ensure_headless_browser
     from growthflow.localpg import LocalCluster
     from growthflow.warehouse import resolve_targets
-
-    from growthflow.bi import SupersetServer, ensure_headless_browser
 
     settings = load_settings()
     _, started = ensure_warehouse()
