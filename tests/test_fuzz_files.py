@@ -114,11 +114,10 @@ def write_partition(root, source: str, objects: dict[str, bytes]) -> None:
     folder.mkdir(parents=True)
     for name, blob in objects.items():
         path = folder / name
-        if path.exists() and path.is_dir():  # "a" and "a/b" drawn together: keep the folder
+        # "a" and "a/b" drawn together cannot both exist on a disk: the first one written stays.
+        if path.is_dir() or any(parent.is_file() for parent in path.parents if folder in parent.parents):
             continue
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.parent != folder and (path.parent.is_file()):
-            continue
         path.write_bytes(blob)
     (folder / SUCCESS_MARKER).touch()
 
