@@ -62,8 +62,10 @@ def open_dashboard(driver, url: str, expected_charts: int, timeout: float = 90) 
     while True:
         holders = driver.find_elements(By.CSS_SELECTOR, HOLDER)
         if len(holders) >= expected_charts and not driver.find_elements(By.CSS_SELECTOR, LOADING):
-            drawn = [h for h in holders if h.find_elements(By.CSS_SELECTOR, '[data-test="slice-container"] *')]
-            if len(drawn) == len(holders):
+            # Finished: drawn, or replaced by Superset's error alert (reported below, not waited out).
+            done = [h for h in holders if h.find_elements(By.CSS_SELECTOR, '[data-test="slice-container"] *, '
+                                                                          '[role="alert"]')]
+            if len(done) == len(holders):
                 break
         if time.monotonic() - started > timeout:
             raise AssertionError(f"{url}: {len(holders)} of {expected_charts} charts drawn after {timeout:.0f}s")
