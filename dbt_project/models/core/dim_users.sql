@@ -4,8 +4,6 @@
 -- quadratic; hash joins are right at every size here, and the index reads of
 -- the devices' events are array scans, not joins.
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
     pre_hook=[
         "set local enable_nestloop = off",
         "{% if is_incremental() %}drop table if exists dim_users_rebuilt; create temporary table dim_users_rebuilt as {{ dim_users_affected_devices() }}{% else %}select 1{% endif %}",

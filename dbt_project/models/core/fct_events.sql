@@ -1,6 +1,4 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_window() }}",
     indexes=[{'columns': ['delivery_date']}, {'columns': ['event_date']}, {'columns': ['anonymous_id']}],
     on_schema_change='fail',

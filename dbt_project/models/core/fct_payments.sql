@@ -1,6 +1,4 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_window() }}",
     indexes=[{'columns': ['delivery_date']}, {'columns': ['user_id']}, {'columns': ['charge_date']}],
     on_schema_change='fail',

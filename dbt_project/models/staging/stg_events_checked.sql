@@ -1,6 +1,4 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_window() }}",
     indexes=[{'columns': ['delivery_date']}, {'columns': ['event_date', 'event_id']}],
     on_schema_change='fail',

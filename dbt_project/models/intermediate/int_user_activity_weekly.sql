@@ -1,10 +1,6 @@
 -- depends_on: {{ ref('int_acquisition_events') }}
 -- depends_on: {{ ref('fct_events') }}
 {{ config(
-    schema='staging',
-    grants={},
-    materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{% if is_incremental() %}delete from {{ this }} where activity_week = any(array(select " ~ week_of('event_date') ~ " from ({{ activity_affected_dates() }}) as affected)){% else %}select 1{% endif %}",
     indexes=[{'columns': ['activity_week']}, {'columns': ['max_delivery_date']}],
     on_schema_change='fail',

@@ -1,10 +1,6 @@
 -- depends_on: {{ ref('int_acquisition_events') }}
 -- depends_on: {{ ref('fct_events') }}
 {{ config(
-    schema='staging',
-    grants={},
-    materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_affected_days('activity_date') }}",
     indexes=[{'columns': ['activity_date']}, {'columns': ['activity_week']}, {'columns': ['max_delivery_date']}],
     on_schema_change='fail',

@@ -1,8 +1,4 @@
 {{ config(
-    schema='staging',
-    grants={},
-    materialized='incremental',
-    incremental_strategy='append',
     pre_hook="{{ delete_window() }}",
     indexes=[{'columns': ['delivery_date']}, {'columns': ['anonymous_id']}],
     on_schema_change='fail',
