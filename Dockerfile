@@ -1,5 +1,5 @@
 # growthflow's Airflow image: the official Airflow image of the version in uv.lock,
-# plus growthflow's locked dependencies. The code (dags/, plugins/, dbt_project/,
+# plus growthflow's locked dependencies. The code (dags/, src/, plugins/, dbt_project/,
 # expectations/, models_ltv/) is copied in too, so the image runs on its own; the
 # compose file mounts the working tree over it for development.
 ARG AIRFLOW_VERSION=3.3.2
@@ -17,6 +17,7 @@ RUN pip install --no-cache-dir uv \
 
 COPY --chown=airflow:root dags/ dags/
 COPY --chown=airflow:root plugins/ plugins/
+COPY --chown=airflow:root src/ src/
 COPY --chown=airflow:root dbt_project/ dbt_project/
 COPY --chown=airflow:root expectations/ expectations/
 COPY --chown=airflow:root models_ltv/ models_ltv/
@@ -24,6 +25,6 @@ COPY --chown=airflow:root models_ltv/ models_ltv/
 COPY --chown=airflow:root bi/assets/ bi/assets/
 COPY --chown=airflow:root bin/ bin/
 
-ENV PYTHONPATH=/opt/growthflow/plugins:/opt/growthflow \
+ENV PYTHONPATH=/opt/growthflow/src:/opt/growthflow \
     AIRFLOW__CORE__DAGS_FOLDER=/opt/growthflow/dags \
     AIRFLOW__CORE__PLUGINS_FOLDER=/opt/growthflow/plugins

@@ -21,15 +21,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 import yaml  # noqa: E402
 
-from _common import table  # noqa: E402
-from bi_browser import chrome, full_page_screenshot, login, open_dashboard  # noqa: E402
+from growthflow_tools.bench import table  # noqa: E402
+from growthflow_tools.browser import chrome, full_page_screenshot, login, open_dashboard  # noqa: E402
 
-from growthflow.bi import ADMIN_USER, ASSETS_DIR, BI_ROOT, SupersetServer, bring_up  # noqa: E402
-from growthflow.cli import ensure_warehouse  # noqa: E402
+from growthflow_tools.bi import ADMIN_USER, ASSETS_DIR, BI_ROOT, SupersetServer, bring_up  # noqa: E402
+from growthflow_tools.services import ensure_warehouse  # noqa: E402
 from growthflow.config import load_settings  # noqa: E402
 
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import run_measured, table  # noqa: E402
+from growthflow_tools.bench import run_measured, table  # noqa: E402
 
 CODE = """
 import datetime as dt, json, time
-from growthflow.generator.generate import generate
-from growthflow.generator.settings import GeneratorSettings
+from growthflow_tools.generator.generate import generate
+from growthflow_tools.generator.settings import GeneratorSettings
 t = time.perf_counter()
 r = generate(GeneratorSettings(start=dt.date(2026, 6, 1), days={days}, seed=5, daily_new_users={users}, campaigns=50),
              {landing!r}, {truth!r})

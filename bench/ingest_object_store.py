@@ -21,11 +21,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
-from _common import run_measured, scratch_database, table  # noqa: E402
+from growthflow_tools.bench import run_measured, scratch_database, table  # noqa: E402
 from ingest_throughput import generate_day  # noqa: E402
-from s3_server import S3Server  # noqa: E402
+from growthflow_tools.s3_server import S3Server  # noqa: E402
 
 from growthflow.landing import SOURCES, publish_partition  # noqa: E402
 

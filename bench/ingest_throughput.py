@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import psycopg  # noqa: E402
 
-from _common import run_measured, scratch_database, table  # noqa: E402
-from growthflow.generator.settings import GeneratorSettings  # noqa: E402
+from growthflow_tools.bench import run_measured, scratch_database, table  # noqa: E402
+from growthflow_tools.generator.settings import GeneratorSettings  # noqa: E402
 
 EVENTS_PER_NEW_USER = 3.8  # a new user's first day: install, session, views, funnel steps
 
@@ -56,8 +56,8 @@ def generate_day(root: Path, events: int) -> tuple[Path, dt.date, float, float]:
     start = dt.date(2026, 6, 1)
     settings = GeneratorSettings(start=start, days=1, seed=5, daily_new_users=int(events / EVENTS_PER_NEW_USER),
                                  campaigns=20)
-    code = (f"from growthflow.generator.generate import generate\n"
-            f"from growthflow.generator.settings import GeneratorSettings\nimport datetime as dt, json\n"
+    code = (f"from growthflow_tools.generator.generate import generate\n"
+            f"from growthflow_tools.generator.settings import GeneratorSettings\nimport datetime as dt, json\n"
             f"r = generate(GeneratorSettings(start=dt.date(2026, 6, 1), days=1, seed=5, "
             f"daily_new_users={settings.daily_new_users}, campaigns=20), {str(root / 'landing')!r}, "
             f"{str(root / 'truth')!r})\nprint(json.dumps(dict(r.lines)))")

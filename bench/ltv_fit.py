@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _common import table  # noqa: E402
+from growthflow_tools.bench import table  # noqa: E402
 
 CHILD = r'''
 import json, sys, time, warnings, resource

@@ -28,10 +28,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import psycopg  # noqa: E402
 
-from _common import scratch_database, table  # noqa: E402
+from growthflow_tools.bench import scratch_database, table  # noqa: E402
 from growthflow.dbt_runner import run_dbt  # noqa: E402
-from growthflow.generator.generate import generate  # noqa: E402
-from growthflow.generator.settings import GeneratorSettings  # noqa: E402
+from growthflow_tools.generator.generate import generate  # noqa: E402
+from growthflow_tools.generator.settings import GeneratorSettings  # noqa: E402
 from growthflow.ingest.loader import load_partition  # noqa: E402
 from growthflow.landing import SOURCES  # noqa: E402
 from growthflow.quality import history, report  # noqa: E402

@@ -1,7 +1,7 @@
 """Superset configuration for growthflow's BI server.
 
 Everything that differs between machines comes from the environment that
-`bin/growthflow bi up` (growthflow.bi) or the compose `bi` profile sets:
+`bin/growthflow bi up` (growthflow_tools.bi) or the compose `bi` profile sets:
 the metadata database URL, the secret key and the port. Nothing here is a secret.
 """
 

@@ -29,16 +29,16 @@ A full rebuild: `bin/growthflow dbt build --full-refresh`.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
 
-from growthflow.airflow_support import DEFAULT_ARGS, plan_build_window, quality_gate, warehouse_conninfo
+from growthflow.airflow_support import DEFAULT_ARGS, plan_build_window, quality_gate
 from growthflow.assets import MARTS_ASSET, RAW_ASSETS
-from growthflow.config import WAREHOUSE_CONN_ID
+from growthflow.connections import WAREHOUSE_CONN_ID, warehouse_conninfo
 from growthflow.dbt_runner import DBT_PROJECT_DIR, MANIFEST
+from growthflow.schedule import START_DATE
 
 PROFILE = ProfileConfig(
     profile_name="growthflow",
@@ -50,7 +50,7 @@ PROFILE = ProfileConfig(
 @dag(
     dag_id="build_warehouse",
     schedule=RAW_ASSETS["events"] & RAW_ASSETS["payments"] & RAW_ASSETS["ad_spend"] & RAW_ASSETS["campaigns"],
-    start_date=pendulum.datetime(2020, 1, 1, tz="Asia/Seoul"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
@@ -88,10 +88,10 @@ def build_warehouse():
 
     @task
     def check_quality(window_start: str | None, **context) -> dict:
-        from growthflow.ingest.tasks import parse_delivery_date
         from growthflow.quality.checks import check_warehouse
+        from growthflow.schedule import parse_date
 
-        start = parse_delivery_date(window_start) if window_start else None
+        start = parse_date(window_start, "window_start") if window_start else None
         return quality_gate(check_warehouse, warehouse_conninfo(), start, run_id=context["run_id"],
                             dag_id=context["dag"].dag_id)
 

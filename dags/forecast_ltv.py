@@ -28,14 +28,16 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from growthflow.airflow_support import DEFAULT_ARGS, fail_without_retry, skip_if_stale, warehouse_conninfo
+from growthflow.airflow_support import DEFAULT_ARGS, fail_without_retry, skip_if_stale
 from growthflow.assets import MARTS_ASSET
+from growthflow.connections import warehouse_conninfo
+from growthflow.schedule import START_DATE
 
 
 @dag(
     dag_id="forecast_ltv",
     schedule=MARTS_ASSET,
-    start_date=pendulum.datetime(2020, 1, 1, tz="Asia/Seoul"),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
     default_args=DEFAULT_ARGS,
@@ -47,14 +49,14 @@ from growthflow.assets import MARTS_ASSET
 def forecast_ltv():
     @task(execution_timeout=pendulum.duration(hours=2))
     def fit_and_publish(**context) -> dict:
-        from growthflow.ingest.tasks import parse_delivery_date
         from growthflow.ltv.job import run_nightly
         from growthflow.ltv.reader import latest_as_of
+        from growthflow.schedule import parse_date
 
         conninfo = warehouse_conninfo()
         requested = context["params"].get("as_of_date")
         if requested:
-            as_of = parse_delivery_date(requested)
+            as_of = parse_date(requested, "as_of")
         else:
             as_of = latest_as_of(conninfo)
             skip_if_stale(as_of, context)

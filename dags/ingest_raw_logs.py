@@ -23,19 +23,25 @@ A rerun replaces that date's rows in one transaction.
 
 from __future__ import annotations
 
-import pendulum
-from airflow.sdk import CronTriggerTimetable, Param, PokeReturnValue, dag, task
+from airflow.sdk import Param, PokeReturnValue, dag, task
 
-from growthflow.airflow_support import (DEFAULT_ARGS, PARTITION_POKE_SECONDS, PARTITION_TIMEOUT_SECONDS, quality_gate,
-                                        run_delivery_date, warehouse_conninfo)
+from growthflow.airflow_support import (
+    DEFAULT_ARGS,
+    PARTITION_POKE_SECONDS,
+    PARTITION_TIMEOUT_SECONDS,
+    quality_gate,
+    run_delivery_date,
+)
 from growthflow.assets import RAW_ASSETS
+from growthflow.connections import warehouse_conninfo
 from growthflow.landing import SOURCES
+from growthflow.schedule import START_DATE, ingest_timetable
 
 
 @dag(
     dag_id="ingest_raw_logs",
-    schedule=CronTriggerTimetable("0 10 * * *", timezone="Asia/Seoul"),
-    start_date=pendulum.datetime(2020, 1, 1, tz="Asia/Seoul"),
+    schedule=ingest_timetable(),
+    start_date=START_DATE,
     catchup=False,
     max_active_runs=4,
     default_args=DEFAULT_ARGS,
@@ -68,10 +74,10 @@ def ingest_raw_logs():
 
         @task(task_id=f"check_{source}", outlets=[RAW_ASSETS[source]])
         def check(delivery_date: str, source: str = source, **context) -> dict:
-            from growthflow.ingest.tasks import parse_delivery_date
             from growthflow.quality.checks import check_delivery
+            from growthflow.schedule import parse_date
 
-            summary = quality_gate(check_delivery, warehouse_conninfo(), source, parse_delivery_date(delivery_date),
+            summary = quality_gate(check_delivery, warehouse_conninfo(), source, parse_date(delivery_date, "delivery date"),
                                    run_id=context["run_id"], dag_id=context["dag"].dag_id)
             # Downstream builds read which delivery date this asset event is about.
             context["outlet_events"][RAW_ASSETS[source]].extra = {"delivery_date": delivery_date}

@@ -17,8 +17,8 @@ import pytest
 from psycopg import sql
 
 from growthflow.config import OWNER_ROLE, load_settings
-from growthflow.generator.generate import generate
-from growthflow.generator.settings import GeneratorSettings
+from growthflow_tools.generator.generate import generate
+from growthflow_tools.generator.settings import GeneratorSettings
 from growthflow.localpg import Credentials
 from growthflow.migrate import migrate
 from growthflow.warehouse import create_database, resolve_targets
@@ -26,7 +26,7 @@ from growthflow.warehouse import create_database, resolve_targets
 if "AIRFLOW_HOME" not in os.environ:
     # Plain `pytest` (not through `bin/growthflow test`): give Airflow the same
     # project-local environment before anything imports it.
-    from growthflow.airflow_env import airflow_environment
+    from growthflow_tools.airflow_env import airflow_environment
 
     os.environ.update(airflow_environment(load_settings(), resolve_targets(load_settings())))
 
@@ -101,7 +101,7 @@ def s3_server(tmp_path_factory):
     Yields the environment a client needs: the endpoint and a key pair the server accepts.
     Nothing is patched: every test talks HTTP to this process through boto3/s3fs.
     """
-    from s3_server import S3Server
+    from growthflow_tools.s3_server import S3Server
 
     server = S3Server(tmp_path_factory.mktemp("s3"))
     server.start()

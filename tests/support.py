@@ -13,7 +13,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from growthflow.config import PROJECT_ROOT, WAREHOUSE_CONN_ID
+from growthflow.config import PROJECT_ROOT
+from growthflow.connections import WAREHOUSE_CONN_ID
 from growthflow.dbt_runner import run_dbt
 from growthflow.ingest.loader import load_partition
 from growthflow.landing import SOURCES

@@ -1,4 +1,4 @@
-"""The shared failure notifier: Slack through the provider's hook, de-duplication in the
+"""The shared failure notifier: Slack through the provider's SlackWebhookNotifier, de-duplication in the
 warehouse, backoff on errors, and never an exception into the pipeline."""
 
 from __future__ import annotations

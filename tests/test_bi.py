@@ -19,14 +19,14 @@ import psycopg
 import pytest
 import yaml
 
-from growthflow.bi import ADMIN_USER, ASSETS_DIR, SupersetServer
+from growthflow_tools.bi import ADMIN_USER, ASSETS_DIR, SupersetServer
 from growthflow.config import load_settings
-from growthflow.generator.generate import generate
-from growthflow.generator.settings import GeneratorSettings
+from growthflow_tools.generator.generate import generate
+from growthflow_tools.generator.settings import GeneratorSettings
 from growthflow.landing import SOURCES, delivered_dates
 
-from bi_browser import chrome, full_page_screenshot, login, open_dashboard, table_rows
-from s3_server import free_port
+from growthflow_tools.browser import chrome, full_page_screenshot, login, open_dashboard, table_rows
+from growthflow_tools.s3_server import free_port
 from support import dbt, load_dates
 
 #: Starts on a Monday: two full Seoul weeks and a partial one.

@@ -11,7 +11,8 @@ import pendulum
 import psycopg
 import pytest
 
-from growthflow.airflow_support import delivery_date_for, run_delivery_date
+from growthflow.airflow_support import run_delivery_date
+from growthflow.schedule import delivery_date_for
 from growthflow.config import PROJECT_ROOT
 from growthflow.landing import SOURCES
 
@@ -68,7 +69,7 @@ def test_the_build_plans_its_window_before_dbt_and_publishes_after_the_checks(da
 def test_the_main_command_reads_the_build_schedule_as_all_four_raw_assets(dagbag):
     from airflow.serialization.serialized_objects import LazyDeserializedDAG
 
-    from growthflow.demo import schedule_satisfied
+    from growthflow_tools.demo import schedule_satisfied
 
     def stored_expression(dag_id):  # what the API's /details answers: the serialised schedule
         return LazyDeserializedDAG.from_dag(dagbag.dags[dag_id]).timetable.asset_condition.as_expression()
@@ -118,15 +119,15 @@ def test_a_hostile_date_is_refused_before_sql_or_a_path_even_past_the_param():
     """Params can be skipped (a cleared run keeps its old conf; the CLI's -c is not checked
     everywhere), so the task code validates again, with one line."""
     from growthflow.build_window import window_start
-    from growthflow.errors import BadInput, ConfigError
+    from growthflow.errors import BadInput
 
     for value in HOSTILE_DATES:
         with pytest.raises(BadInput, match="not a YYYY-MM-DD date") as refused:
             run_delivery_date({"params": {"delivery_date": value}})
         assert "\n" not in str(refused.value)
-        with pytest.raises(ConfigError, match="not a date"):
+        with pytest.raises(BadInput, match="window_start .* not a YYYY-MM-DD date"):
             window_start(None, value)
-        with pytest.raises(ConfigError, match="not a date"):
+        with pytest.raises(BadInput, match="delivery_date .* not a YYYY-MM-DD date"):
             window_start({"raw.events": [{"extra": {"delivery_date": value}}]})
 
 

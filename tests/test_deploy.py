@@ -14,11 +14,12 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from growthflow.config import AIRFLOW_DATABASE, OWNER_ROLE, PROJECT_ROOT, WAREHOUSE_CONN_ID, WAREHOUSE_DATABASE
+from growthflow.config import AIRFLOW_DATABASE, OWNER_ROLE, PROJECT_ROOT, WAREHOUSE_DATABASE
+from growthflow.connections import WAREHOUSE_CONN_ID
 
 AIRFLOW_SERVICES = {"airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
                     "airflow-init"}
-CODE_FOLDERS = ("dags", "plugins", "dbt_project", "expectations", "models_ltv")
+CODE_FOLDERS = ("dags", "src", "plugins", "dbt_project", "expectations", "models_ltv")
 
 
 def compose(env_file: Path, *args: str) -> subprocess.CompletedProcess:
@@ -67,7 +68,7 @@ def test_compose_refuses_to_start_without_a_secret(env_file, tmp_path):
 
 
 def test_compose_and_image_agree_with_the_local_setup(env_file):
-    from growthflow.airflow_env import airflow_environment
+    from growthflow_tools.airflow_env import airflow_environment
     from growthflow.config import load_settings
     from growthflow.warehouse import Targets
 
@@ -104,7 +105,7 @@ def test_compose_and_image_agree_with_the_local_setup(env_file):
     assert config["services"]["airflow-worker"]["command"] == ["celery", "worker"]
     # The same launcher as the local stack (airflow_env.component_command).
     assert config["services"]["airflow-scheduler"]["command"] == ["python", "-m", "growthflow.preload", "scheduler"]
-    assert config["services"]["airflow-init"]["command"][-1].strip().endswith("python -m growthflow.cli setup")
+    assert config["services"]["airflow-init"]["command"][-1].strip().endswith("python -m growthflow_tools.cli setup")
 
 
 def test_every_variable_the_compose_file_reads_is_in_the_example_env():

@@ -11,9 +11,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from growthflow.generator.defects import EXPECTED
-from growthflow.generator.generate import generate
-from growthflow.generator.settings import GeneratorSettings
+from growthflow_tools.generator.defects import EXPECTED
+from growthflow_tools.generator.generate import generate
+from growthflow_tools.generator.settings import GeneratorSettings
 
 from conftest import DEFECTIVE
 from support import decode_object

@@ -17,14 +17,14 @@ import sys
 import psycopg
 import pytest
 
-from growthflow.generator.generate import generate
+from growthflow_tools.generator.generate import generate
 from growthflow.ingest.loader import load_partition
 from growthflow.ingest.tasks import missing_partitions
 from growthflow.landing import SOURCES, delivered_dates
 from growthflow.summary import load_summary
 
 from conftest import DEFECTIVE
-from s3_server import use_env
+from growthflow_tools.s3_server import use_env
 from support import airflow_dags_test
 
 SETTINGS = DEFECTIVE.__class__(start=dt.date(2026, 4, 1), days=2, seed=21, daily_new_users=300, campaigns=4)
@@ -202,7 +202,7 @@ def test_the_ingest_dag_loads_a_bucket_partition_with_credentials_from_an_airflo
 
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "growthflow.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "growthflow_tools.cli", *args], capture_output=True, text=True,
                           env=env, timeout=300)
 
 

@@ -19,10 +19,10 @@ from pymc_marketing.clv import GammaGammaModel
 
 from growthflow.landing import delivered_dates
 from growthflow.ltv.job import ForecastRejected, run_nightly
-from growthflow.ltv.backtest import run_backtest, write_report
+from growthflow_tools.backtest import run_backtest, write_report
 from growthflow.ltv.reader import read_inputs
 from growthflow.ltv.show import export, fan_chart, forecast_table, read_forecasts
-from growthflow.ltv.truth import realised_revenue
+from growthflow_tools.truth import realised_revenue
 from models_ltv.backtest import score, summarise
 from models_ltv.fit import FitSettings, fit
 from models_ltv.model import build_model, gamma_gamma_logp

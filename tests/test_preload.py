@@ -6,8 +6,9 @@ import os
 import subprocess
 import sys
 
-from growthflow.airflow_env import component_command
-from growthflow.preload import DEFAULT_PRELOAD, preload, preload_modules
+from growthflow_tools.airflow_env import component_command
+from growthflow.config import DEFAULT_PRELOAD
+from growthflow.preload import preload, preload_modules
 
 
 def test_the_scheduler_and_only_the_scheduler_starts_through_the_preload():

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from growthflow.errors import ConfigError
-from growthflow.generator.generate import generate
+from growthflow_tools.generator.generate import generate
 from growthflow.ingest.validate import QUARANTINE_REASONS
 from growthflow.landing import SOURCES, delivered_dates
 from growthflow.quality import report

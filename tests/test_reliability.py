@@ -24,8 +24,8 @@ import psycopg
 import pytest
 
 from growthflow.config import OWNER_ROLE, WAREHOUSE_DATABASE, load_settings
-from growthflow.generator.generate import generate
-from growthflow.generator.settings import GeneratorSettings
+from growthflow_tools.generator.generate import generate
+from growthflow_tools.generator.settings import GeneratorSettings
 from growthflow.landing import SOURCES, delivered_dates
 from growthflow.localpg import Credentials, LocalCluster
 from growthflow.ltv.writer import publish

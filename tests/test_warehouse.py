@@ -67,7 +67,7 @@ def test_unreachable_warehouse_is_one_clear_line():
 
 
 def _cli(*args, **env):
-    return subprocess.run([sys.executable, "-m", "growthflow.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "growthflow_tools.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **env}, timeout=120)
 
 

@@ -14,8 +14,8 @@ import psycopg
 import pytest
 import yaml
 
-from growthflow.generator.generate import generate
-from growthflow.generator.settings import GeneratorSettings
+from growthflow_tools.generator.generate import generate
+from growthflow_tools.generator.settings import GeneratorSettings
 from growthflow.landing import delivered_dates
 
 from support import dbt, load_dates
@@ -198,7 +198,7 @@ def test_docs_generate_documents_every_model(full_build, tmp_path):
         undocumented = [c for c in built if not node["columns"].get(c, {}).get("description")]
         assert not undocumented, (node["name"], undocumented)
     # One exposure per Superset dashboard in bi/assets/, pointing at that dashboard's URL.
-    from growthflow.bi import ASSETS_DIR
+    from growthflow_tools.bi import ASSETS_DIR
 
     slugs = {yaml.safe_load(p.read_text())["slug"] for p in (ASSETS_DIR / "dashboards").glob("*.yaml")}
     exposures = {e["name"]: e for e in manifest["exposures"].values()}

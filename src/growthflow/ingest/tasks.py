@@ -5,19 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from growthflow.config import load_settings
-from growthflow.errors import BadInput
 from growthflow.ingest.loader import load_partition
 from growthflow.landing import SOURCES, partition_dir, partition_ready
+from growthflow.schedule import parse_date
 
 
 def parse_delivery_date(value: str | dt.date) -> dt.date:
     """A delivery date from a param or XCom; anything but YYYY-MM-DD is refused before SQL or paths."""
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise BadInput(f"delivery date {str(value)[:40]!r} is not a YYYY-MM-DD date; pass one like 2026-09-14") from None
+    return parse_date(value, "delivery date")
 
 
 def newest_loaded_delivery(conninfo: str) -> dt.date | None:

@@ -16,17 +16,13 @@ Celery's worker processes, which this does not reach: they import per task.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 
-DEFAULT_PRELOAD = ("psycopg", "great_expectations", "dbt.cli.main", "dbt.adapters.postgres", "cosmos")
+from growthflow.config import load_settings
 
 
 def preload_modules() -> tuple[str, ...]:
-    configured = os.environ.get("GROWTHFLOW_PRELOAD")
-    if configured is None:
-        return DEFAULT_PRELOAD
-    return tuple(name.strip() for name in configured.split(",") if name.strip())
+    return load_settings().preload
 
 
 def preload(modules: tuple[str, ...]) -> list[str]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Iterable, Mapping
 
-from growthflow.errors import ConfigError
+from growthflow.schedule import parse_date
 
 
 def _event_dates(events: Iterable[Any]) -> list[dt.date]:
@@ -22,11 +22,7 @@ def _event_dates(events: Iterable[Any]) -> list[dt.date]:
         extra = getattr(event, "extra", None) or (event.get("extra") if isinstance(event, Mapping) else None) or {}
         value = extra.get("delivery_date")
         if value:
-            try:
-                dates.append(dt.date.fromisoformat(str(value)))
-            except ValueError:
-                raise ConfigError(f"an asset event carries delivery_date={str(value)[:40]!r}, which is not a date;"
-                                  " clear that event or trigger the build with a window_start param") from None
+            dates.append(parse_date(value, "an asset event's delivery_date"))
     return dates
 
 
@@ -48,10 +44,7 @@ def window_start(triggering_asset_events: Mapping[Any, Iterable[Any]] | None,
     that nothing but a date ever reaches the SQL.
     """
     if explicit:
-        try:
-            return dt.date.fromisoformat(str(explicit).strip()).isoformat()
-        except ValueError:
-            raise ConfigError(f"window_start={str(explicit)[:40]!r} is not a date; use YYYY-MM-DD") from None
+        return parse_date(explicit, "window_start").isoformat()
     dates: list[dt.date] = []
     for events in (triggering_asset_events or {}).values():
         dates.extend(_event_dates(events))

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from growthflow.bi import CHROMEDRIVER, CHROMIUM
+from growthflow_tools.bi import CHROMEDRIVER, CHROMIUM
 
 HOLDER = '[data-test="dashboard-component-chart-holder"]'
 #: What Superset draws while a chart's query runs.

@@ -15,8 +15,8 @@ from typing import Iterator
 
 import numpy as np
 
-from growthflow.generator.settings import GeneratorSettings
-from growthflow.generator.world import Campaigns, build_campaigns
+from growthflow_tools.generator.settings import GeneratorSettings
+from growthflow_tools.generator.world import Campaigns, build_campaigns
 
 DAY = 86_400
 NEVER = np.iinfo(np.int64).max // 2

@@ -115,7 +115,7 @@ class SupersetServer:
         if (self.venv / "bin" / "superset").exists() and stamp.exists() and stamp.read_text() == digest:
             return False
         uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
-        python = os.environ.get("GROWTHFLOW_PYTHON") or sys.executable
+        python = self.settings.python or sys.executable
         result = subprocess.run([uv, "sync", "--frozen", "--quiet", "--project", str(BI_ROOT), "--python", python],
                                 capture_output=True, text=True)
         if result.returncode != 0:

@@ -13,22 +13,12 @@ import time
 import pendulum
 
 from growthflow.errors import GrowthflowError
+from growthflow.schedule import latest_complete_delivery_date
+from growthflow_tools.services import say
 
 INGEST_DAG = "ingest_raw_logs"
 #: DAGs downstream of ingest, in data-flow order; each runs when its input Assets update.
 ASSET_CHAIN = ("build_warehouse", "forecast_ltv")
-INGEST_TRIGGER_UTC_HOUR = 1  # 10:00 Asia/Seoul
-
-
-def say(message: str) -> None:
-    print(f"growthflow: {message}", flush=True)
-
-
-def latest_complete_delivery_date(now: dt.datetime | None = None) -> dt.date:
-    """The newest delivery date whose scheduled ingest run has already been due."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    trigger_day = now.date() if now.hour >= INGEST_TRIGGER_UTC_HOUR else now.date() - dt.timedelta(days=1)
-    return trigger_day - dt.timedelta(days=1)
 
 
 def _run_window(start: dt.date, end: dt.date) -> tuple[str, str]:
@@ -122,17 +112,17 @@ def forecast_summary(conninfo: str, artifacts_dir) -> str:
 
 
 def run_demo(args) -> int:
-    from growthflow.airflow_api import AirflowAPI
-    from growthflow.airflow_env import ADMIN_USER, admin_password, start_stack
-    from growthflow.cli import _airflow_env
-    from growthflow.generator.generate import generate
-    from growthflow.generator.settings import GeneratorSettings
+    from growthflow_tools.airflow_api import AirflowAPI
+    from growthflow_tools.airflow_env import ADMIN_USER, admin_password, start_stack
+    from growthflow_tools.services import prepared_airflow_env
+    from growthflow_tools.generator.generate import generate
+    from growthflow_tools.generator.settings import GeneratorSettings
     from growthflow.summary import layer_summary, load_summary, quality_summary
     from growthflow.warehouse import resolve_targets
 
     began = time.monotonic()
     demo_started_at = dt.datetime.now(dt.timezone.utc)
-    settings, env = _airflow_env()
+    settings, env = prepared_airflow_env()
     end = latest_complete_delivery_date()
     start = end - dt.timedelta(days=args.days - 1)
     if not args.skip_generate:
@@ -162,7 +152,7 @@ def run_demo(args) -> int:
         chain_states[dag_id] = follow_asset_chain(api, dag_id)["state"]
 
     targets = resolve_targets(settings)
-    from growthflow.bi import ADMIN_USER as BI_ADMIN, bring_up
+    from growthflow_tools.bi import ADMIN_USER as BI_ADMIN, bring_up
 
     say("starting the BI server (Superset) on the published marts...")
     bi = bring_up(settings, targets, say)
@@ -189,7 +179,7 @@ def run_demo(args) -> int:
         say(f"  {title}: {dashboard_url}")
     say("stop everything with: bin/growthflow down --all")
     if args.stop_after:
-        from growthflow.airflow_env import stop_stack
+        from growthflow_tools.airflow_env import stop_stack
 
         stop_stack(settings)
         bi.stop()

@@ -1,73 +1,44 @@
-"""What every growthflow DAG shares: default arguments, the warehouse
-connection, and how a run's logical date maps to the data it processes.
+"""What every growthflow DAG shares: default arguments, the alert callback, the
+checks that skip a run while history is still loading, and the gate that turns a
+failure retrying cannot fix into a final one.
 
-This is the only growthflow module (with ``assets``) that imports Airflow;
-DAG files import it and call plain functions from the rest of the package.
+The schedule lives in ``growthflow.schedule``, settings in ``growthflow.config``,
+connection names in ``growthflow.connections``; DAG files import this module and
+call plain functions from the rest of the package.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from datetime import timedelta
-from urllib.parse import quote
-
-import pendulum
 
 from growthflow.alerts import notify_failure
-from growthflow.config import WAREHOUSE_CONN_ID, int_env
+from growthflow.config import load_settings
+from growthflow.schedule import delivery_date_for, parse_date
 
-BUSINESS_TZ = "Asia/Seoul"
-
+_settings = load_settings()
 #: How long the ingest sensor waits for a partition's _SUCCESS marker, and how often it looks.
-PARTITION_TIMEOUT_SECONDS = int_env("GROWTHFLOW_PARTITION_TIMEOUT_SECONDS", 6 * 3600)
-PARTITION_POKE_SECONDS = int_env("GROWTHFLOW_PARTITION_POKE_SECONDS", 60)
+PARTITION_TIMEOUT_SECONDS = _settings.partition_timeout_seconds
+PARTITION_POKE_SECONDS = _settings.partition_poke_seconds
 #: Builds and forecasts wait while the newest delivery loaded is further behind the run's
 #: day than this (the lateness contract): a backfill of history is still catching up.
-MAX_STALENESS_DAYS = int_env("GROWTHFLOW_MAX_STALENESS_DAYS", 3)
+MAX_STALENESS_DAYS = _settings.max_staleness_days
 
 DEFAULT_ARGS = {
     "owner": "growth-data",
     "retries": 2,
     # A warehouse restart or a network blip outlasts a few seconds; the wait doubles per try.
-    "retry_delay": timedelta(seconds=int_env("GROWTHFLOW_RETRY_DELAY_SECONDS", 120)),
+    "retry_delay": timedelta(seconds=_settings.retry_delay_seconds),
     "retry_exponential_backoff": True,
     "on_failure_callback": notify_failure,
 }
 
 
-def warehouse_conninfo(conn_id: str = WAREHOUSE_CONN_ID) -> str:
-    """A libpq URL built from the Airflow connection (env: AIRFLOW_CONN_GROWTHFLOW_WAREHOUSE)."""
-    from airflow.sdk import BaseHook
-
-    conn = BaseHook.get_connection(conn_id)
-    auth = ""
-    if conn.login:
-        auth = quote(conn.login, safe="")
-        if conn.password:
-            auth += ":" + quote(conn.password, safe="")
-        auth += "@"
-    host = conn.host or "localhost"
-    port = f":{conn.port}" if conn.port else ""
-    return f"postgresql://{auth}{host}{port}/{conn.schema or 'growthflow'}"
-
-
-def delivery_date_for(logical_date: dt.datetime) -> dt.date:
-    """The delivery date a daily run processes: the Seoul day before the run's day.
-
-    The ingest DAG triggers at 10:00 Asia/Seoul (01:00 UTC), after the previous
-    UTC day's partitions are complete, so the run of Seoul day D loads D-1.
-    """
-    seoul_day = pendulum.instance(logical_date).in_timezone(BUSINESS_TZ).date()
-    return seoul_day - dt.timedelta(days=1)
-
-
 def run_delivery_date(context) -> dt.date:
     """The ``delivery_date`` param if given (reruns of any date), else from the logical date."""
-    from growthflow.ingest.tasks import parse_delivery_date
-
     override = (context.get("params") or {}).get("delivery_date")
     if override:
-        return parse_delivery_date(override)
+        return parse_date(override, "delivery date")
     return delivery_date_for(context["logical_date"])
 
 
@@ -125,7 +96,7 @@ def plan_build_window(conninfo: str, context) -> str:
         skip_if_stale(newest_loaded_delivery(conninfo), context)
         # Holes from a week before the window (all history before the first build), as the
         # blocking raw_deliveries check sees them: wait for them instead of failing on them.
-        since = dt.date.fromisoformat(start) - timedelta(days=7) if built and start else None
+        since = parse_date(start) - timedelta(days=7) if built and start else None
         skip_if_incomplete(unloaded_partitions(conninfo, since))
     return start
 

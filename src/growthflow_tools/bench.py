@@ -11,7 +11,7 @@ import uuid
 import psycopg
 from psycopg import sql
 
-from growthflow.cli import ensure_warehouse
+from growthflow_tools.services import ensure_warehouse
 from growthflow.config import OWNER_ROLE
 from growthflow.migrate import migrate
 from growthflow.warehouse import create_database

@@ -2,26 +2,29 @@
 
 Every alert is written to the task log. When an Airflow connection named
 ``growthflow_slack`` (an Incoming Webhook; override with ``GROWTHFLOW_SLACK_CONN_ID``)
-exists, it also goes to Slack through the Slack provider's hook. The same alert
-(same DAG, task and reason) is sent at most once per window
+exists, it also goes to Slack through the Slack provider's ``SlackWebhookNotifier``.
+The same alert (same DAG, task and reason) is sent at most once per window
 (``GROWTHFLOW_ALERT_WINDOW_MINUTES``, default 60), tracked in ``dq.alert_log`` so
-every worker agrees. Slack errors are retried with exponential backoff and then
-given up: a notifier never fails the pipeline it reports on.
+every worker agrees. Server errors, rate limits and connection errors are retried
+by slack_sdk's own retry handlers with exponential backoff, then given up: a
+notifier never fails the pipeline it reports on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 
 import psycopg
-from tenacity import Retrying, stop_after_attempt, wait_exponential
+
+from growthflow.config import load_settings
+from growthflow.connections import warehouse_conninfo
 
 log = logging.getLogger("growthflow.alerts")
 
-DEFAULT_SLACK_CONN_ID = "growthflow_slack"
+#: Retries after the first attempt when Slack answers 5xx or 429 or cannot be reached.
+SLACK_RETRIES = 3
 
 
 @dataclass(frozen=True)
@@ -41,14 +44,6 @@ def alert_from_context(context) -> Alert:
     digest = hashlib.sha1(f"{dag_id}\0{task_id}\0{type(exc).__name__}\0{reason}".encode()).hexdigest()[:16]
     return Alert(key=f"{dag_id}.{task_id}:{digest}",
                  text=f"ALERT {dag_id}.{task_id} run={run_id} try={try_number}: {reason}")
-
-
-def window_minutes() -> int:
-    try:
-        return max(0, int(os.environ.get("GROWTHFLOW_ALERT_WINDOW_MINUTES", "60")))
-    except ValueError:
-        log.warning("GROWTHFLOW_ALERT_WINDOW_MINUTES is not a number; using 60")
-        return 60
 
 
 def first_in_window(conninfo: str | None, alert: Alert, minutes: int) -> bool:
@@ -78,46 +73,44 @@ def first_in_window(conninfo: str | None, alert: Alert, minutes: int) -> bool:
         return True
 
 
-def send_with_backoff(send, text: str, attempts: int = 4, first_wait: float = 1.0) -> bool:
-    """Call ``send(text)``, retrying with exponential backoff; never raises."""
+def slack_notifier(conn_id: str, text: str, first_wait: float = 1.0):
+    """The provider's notifier for ``text``, or None when the connection does not exist."""
     try:
-        for attempt in Retrying(stop=stop_after_attempt(attempts), reraise=True,
-                                wait=wait_exponential(multiplier=first_wait, max=30)):
-            with attempt:
-                send(text)
-        return True
-    except Exception as exc:  # noqa: BLE001 - a notifier must not fail the task it reports on
-        log.error("alert not delivered after %d attempts: %s", attempts, str(exc).splitlines()[0][:300])
-        return False
-
-
-def slack_sender(conn_id: str):
-    """A ``send(text)`` for the Slack webhook connection, or None when it is not configured."""
-    try:
-        from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
         from airflow.sdk import BaseHook
 
         BaseHook.get_connection(conn_id)
     except Exception:  # noqa: BLE001 - no such connection: log-only alerts
         return None
+    from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
+    from slack_sdk.http_retry.builtin_handlers import (ConnectionErrorRetryHandler, RateLimitErrorRetryHandler,
+                                                       ServerErrorRetryHandler)
+    from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 
-    def send(text: str) -> None:
-        SlackWebhookHook(slack_webhook_conn_id=conn_id).send_text(text)
-
-    return send
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=first_wait)
+    handlers = [ServerErrorRetryHandler(max_retry_count=SLACK_RETRIES, interval_calculator=backoff),
+                RateLimitErrorRetryHandler(max_retry_count=SLACK_RETRIES),
+                ConnectionErrorRetryHandler(max_retry_count=SLACK_RETRIES, interval_calculator=backoff)]
+    return SlackWebhookNotifier(slack_webhook_conn_id=conn_id, text=text, retry_handlers=handlers, timeout=30)
 
 
 def deliver(alert: Alert, conninfo: str | None, slack_conn_id: str | None = None,
             first_wait: float = 1.0) -> str:
     """Log the alert, then send it to Slack if configured and not a repeat. Returns what happened."""
     log.error("%s", alert.text)
-    send = slack_sender(slack_conn_id or os.environ.get("GROWTHFLOW_SLACK_CONN_ID", DEFAULT_SLACK_CONN_ID))
-    if send is None:
+    settings = load_settings()
+    notifier = slack_notifier(slack_conn_id or settings.slack_conn_id, alert.text, first_wait)
+    if notifier is None:
         return "logged"
-    if not first_in_window(conninfo, alert, window_minutes()):
-        log.info("same alert already sent within %d minutes; not repeated", window_minutes())
+    if not first_in_window(conninfo, alert, settings.alert_window_minutes):
+        log.info("same alert already sent within %d minutes; not repeated", settings.alert_window_minutes)
         return "suppressed"
-    return "sent" if send_with_backoff(send, alert.text, first_wait=first_wait) else "failed"
+    try:
+        # notify() sends the text as is: the alert quotes error messages, which must not be rendered as Jinja.
+        notifier.notify({})
+        return "sent"
+    except Exception as exc:  # noqa: BLE001 - a notifier must not fail the task it reports on
+        log.error("alert not delivered after %d retries: %s", SLACK_RETRIES, str(exc).splitlines()[0][:300])
+        return "failed"
 
 
 def notify_failure(context) -> None:
@@ -125,8 +118,6 @@ def notify_failure(context) -> None:
     try:
         alert = alert_from_context(context)
         try:
-            from growthflow.airflow_support import warehouse_conninfo
-
             conninfo = warehouse_conninfo()
         except Exception:  # noqa: BLE001 - no warehouse connection: no de-duplication
             conninfo = None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from growthflow.generator.settings import GeneratorSettings
+from growthflow_tools.generator.settings import GeneratorSettings
 
 #: Channel bases: cost per install (KRW), spend currency, funnel rates,
 #: BG/NBD (r, alpha per day, a, b) and Gamma-Gamma (p, q, gamma in KRW).

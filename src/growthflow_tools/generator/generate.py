@@ -23,13 +23,13 @@ from typing import Callable
 
 import numpy as np
 
-from growthflow.generator.defects import EVENT_ONLY, EXPECTED, GENERIC_JSON, PAYMENT_ONLY, DefectMaker, Line
-from growthflow.generator.render import (
+from growthflow_tools.generator.defects import EVENT_ONLY, EXPECTED, GENERIC_JSON, PAYMENT_ONLY, DefectMaker, Line
+from growthflow_tools.generator.render import (
     AD_SPEND_HEADER, CAMPAIGN_HEADER, csv_line, event_ids_for, format_amount, iso_utc, render_events,
     render_payments,
 )
-from growthflow.generator.settings import GeneratorSettings
-from growthflow.generator.simulate import (
+from growthflow_tools.generator.settings import GeneratorSettings
+from growthflow_tools.generator.simulate import (
     CURRENCIES, DAY, NEVER, PLATFORMS, DayOutput, Simulation, epoch,
 )
 from growthflow.ingest.reader import Break, iter_lines

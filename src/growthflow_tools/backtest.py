@@ -3,7 +3,7 @@
 For each past as-of date: read the summaries the nightly job would have read (only
 data up to that date), fit, forecast revenue 90 and 180 days after acquisition per
 campaign, fit the no-pooling peer on the same rows, and score both against what the
-same users really spent (``growthflow.ltv.truth``). Nothing is published.
+same users really spent (``growthflow_tools.truth``). Nothing is published.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pandas as pd
 from growthflow.config import load_settings
 from growthflow.errors import GrowthflowError
 from growthflow.ltv.reader import latest_as_of, read_inputs, read_prospects
-from growthflow.ltv.truth import realised_revenue
+from growthflow_tools.truth import realised_revenue
 
 BACKTEST_HORIZONS = (90, 180)
 PEER_METHODS = ("mcmc", "map", "none")

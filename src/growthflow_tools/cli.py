@@ -17,38 +17,9 @@ from pathlib import Path
 
 from growthflow.config import PROJECT_ROOT, load_settings
 from growthflow.errors import ConfigError, GrowthflowError
+from growthflow_tools.services import ensure_warehouse, prepared_airflow_env, say
 
 log = logging.getLogger("growthflow")
-
-
-def say(message: str) -> None:
-    print(f"growthflow: {message}", flush=True)
-
-
-# -- warehouse ---------------------------------------------------------------------
-def ensure_warehouse(quiet: bool = False) -> tuple[object, bool]:
-    """Start (local) or reach (external) the warehouse, create roles, migrate. Returns (targets, started)."""
-    from growthflow.localpg import Credentials, LocalCluster
-    from growthflow.migrate import migrate
-    from growthflow.warehouse import bootstrap_roles_and_databases, resolve_targets
-
-    settings = load_settings()
-    targets = resolve_targets(settings)
-    started = False
-    if targets.local:
-        cluster = LocalCluster(settings)
-        started = cluster.start()
-        if started and not quiet:
-            say(f"started the local PostgreSQL on 127.0.0.1:{settings.pg_port} (data in {cluster.data_dir})")
-        bootstrap_roles_and_databases(targets.admin_conninfo, Credentials.load_or_create(settings.credentials_file))
-    elif targets.admin_conninfo:
-        from growthflow.localpg import Credentials
-
-        bootstrap_roles_and_databases(targets.admin_conninfo, Credentials.load_or_create(settings.credentials_file))
-    applied = migrate(targets.owner_url)
-    if applied and not quiet:
-        say(f"applied warehouse migrations {', '.join(applied)}")
-    return targets, started
 
 
 def cmd_warehouse(args) -> int:
@@ -91,8 +62,8 @@ def default_demo_range(days: int) -> tuple[dt.date, int]:
 
 
 def cmd_generate(args) -> int:
-    from growthflow.generator.generate import generate
-    from growthflow.generator.settings import GeneratorSettings
+    from growthflow_tools.generator.generate import generate
+    from growthflow_tools.generator.settings import GeneratorSettings
 
     settings = load_settings()
     start = args.start or default_demo_range(args.days)[0]
@@ -124,7 +95,7 @@ def _every(n: int, total: int):
 
 
 def _channels_ok(value: str) -> str:
-    from growthflow.generator.settings import PAID_CHANNELS
+    from growthflow_tools.generator.settings import PAID_CHANNELS
 
     unknown = [c for c in value.split(",") if c not in PAID_CHANNELS]
     if unknown:
@@ -188,7 +159,7 @@ def cmd_ltv(args) -> int:
 
 
 def _ltv_backtest(args, targets) -> int:
-    from growthflow.ltv.backtest import run_backtest, write_report
+    from growthflow_tools.backtest import run_backtest, write_report
     from models_ltv.backtest import format_summary
     from models_ltv.fit import FitSettings
 
@@ -211,21 +182,6 @@ def cmd_summary(args) -> int:
 
 
 # -- Airflow -------------------------------------------------------------------------
-def _airflow_env():
-    from growthflow.airflow_env import airflow_environment, migrate_metadata
-
-    settings = load_settings()
-    targets, _ = ensure_warehouse(quiet=True)
-    env = airflow_environment(settings, targets)
-    if migrate_metadata(settings, env):
-        say("migrated the Airflow metadata database")
-    from growthflow.dbt_runner import ensure_manifest
-
-    if ensure_manifest(targets.owner_url):
-        say("built the dbt manifest the warehouse DAG is rendered from")
-    return settings, env
-
-
 def cmd_dbt(args) -> int:
     from growthflow.dbt_runner import run_dbt
 
@@ -234,16 +190,16 @@ def cmd_dbt(args) -> int:
 
 
 def cmd_airflow(args) -> int:
-    from growthflow.airflow_env import airflow_cli
+    from growthflow_tools.airflow_env import airflow_cli
 
-    _, env = _airflow_env()
+    _, env = prepared_airflow_env()
     os.execvpe(airflow_cli(env)[0], [*airflow_cli(env), *args.args], env)
 
 
 def cmd_up(args) -> int:
-    from growthflow.airflow_env import ADMIN_USER, admin_password, start_stack
+    from growthflow_tools.airflow_env import ADMIN_USER, admin_password, start_stack
 
-    settings, env = _airflow_env()
+    settings, env = prepared_airflow_env()
     say("starting Airflow (api-server, scheduler, dag-processor, triggerer)...")
     url = start_stack(settings, env)
     say(f"Airflow UI: {url}  login: {ADMIN_USER} / {admin_password(settings)}")
@@ -252,8 +208,8 @@ def cmd_up(args) -> int:
 
 
 def cmd_down(args) -> int:
-    from growthflow.airflow_env import stop_stack
-    from growthflow.bi import SupersetServer
+    from growthflow_tools.airflow_env import stop_stack
+    from growthflow_tools.bi import SupersetServer
     from growthflow.warehouse import resolve_targets
 
     settings = load_settings()
@@ -271,7 +227,7 @@ def cmd_down(args) -> int:
 
 def cmd_bi(args) -> int:
     """The BI server (Superset) over the marts: up, down, status, import."""
-    from growthflow.bi import SupersetServer, bring_up
+    from growthflow_tools.bi import SupersetServer, bring_up
     from growthflow.warehouse import resolve_targets
 
     settings = load_settings()
@@ -294,31 +250,31 @@ def cmd_bi(args) -> int:
 
 
 def cmd_setup(args) -> int:
-    from growthflow.bi import SupersetServer
+    from growthflow_tools.bi import SupersetServer
     from growthflow.warehouse import resolve_targets
 
     started = time.monotonic()
-    settings, _ = _airflow_env()
+    settings, _ = prepared_airflow_env()
     SupersetServer(settings, resolve_targets(settings)).ensure_metadata_database()
     say(f"setup complete in {time.monotonic() - started:.0f}s")
     return 0
 
 
 def cmd_demo(args) -> int:
-    from growthflow.demo import run_demo
+    from growthflow_tools.demo import run_demo
 
     return run_demo(args)
 
 
 def cmd_test(args) -> int:
     """Start what the tests need, run pytest, stop what was started."""
-    from growthflow.bi import SupersetServer, ensure_headless_browser
+    from growthflow_tools.bi import SupersetServer, ensure_headless_browser
     from growthflow.localpg import LocalCluster
     from growthflow.warehouse import resolve_targets
 
     settings = load_settings()
     _, started = ensure_warehouse()
-    _, env = _airflow_env()  # tests run `airflow` for real, against the project-local metadata DB
+    _, env = prepared_airflow_env()  # tests run `airflow` for real, against the project-local metadata DB
     # The BI tests run Superset (its own locked environment) and open it in Debian's Chromium.
     ensure_headless_browser(say)
     if SupersetServer(settings, resolve_targets(settings)).ensure_environment():
@@ -341,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("demo", help="set up, generate the demo range and run the pipeline through Airflow")
-    p.add_argument("--days", type=int, default=int(os.environ.get("GROWTHFLOW_DEMO_DAYS", "60")),
+    p.add_argument("--days", type=int, default=load_settings().demo_days,
                    help="days of raw logs to generate and process (default 60, env GROWTHFLOW_DEMO_DAYS)")
     p.add_argument("--daily-new-users", type=int, default=1000, help="installs per day (default 1000)")
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
@@ -456,6 +412,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except GrowthflowError as exc:  # bad input, bad settings, a service that is down: one line
+        print(f"growthflow: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("growthflow: interrupted", file=sys.stderr)
+        return 130
+
+
+def run(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     pytest_args: list[str] = []
@@ -471,14 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         # connection: useful with -v, noise in a command's output.
         for name in ("botocore", "aiobotocore", "s3fs", "airflow.providers.amazon", "growthflow"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    try:
-        return args.func(args) or 0
-    except GrowthflowError as exc:
-        print(f"growthflow: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("growthflow: interrupted", file=sys.stderr)
-        return 130
+    return args.func(args) or 0
 
 
 if __name__ == "__main__":

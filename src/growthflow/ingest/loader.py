@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import tempfile
 import time
 import uuid
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 
 from psycopg import sql
 
+from growthflow.config import load_settings
 from growthflow.errors import BadInput, ServiceUnavailable
 from growthflow.ingest.reader import Break, Tally, Undecodable, iter_lines
 from growthflow.ingest.validate import CsvLineValidator, JsonLineValidator
@@ -306,7 +306,7 @@ def load_partition(conninfo: str, source: str, delivery_date: dt.date, landing_r
                 (source, delivery_date, load_id, run_id, len(loads) - len(result.refused), result.lines_read,
                  result.rows_loaded, result.rows_quarantined, round(result.seconds, 3), len(result.refused)),
             )
-            if os.environ.get(FAULT_ENV) == "after_copy":
+            if load_settings().inject_fault == "after_copy":
                 raise RuntimeError(f"{FAULT_ENV}=after_copy: injected failure before commit")
     log.info("%s", result.summary())
     return result

@@ -20,7 +20,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from growthflow.config import PROJECT_ROOT, WAREHOUSE_CONN_ID, Settings
+from growthflow.config import PROJECT_ROOT, Settings
+from growthflow.connections import WAREHOUSE_CONN_ID
 from growthflow.errors import ServiceUnavailable
 from growthflow.warehouse import Targets
 

@@ -7,11 +7,11 @@ import io
 
 import numpy as np
 
-from growthflow.generator.simulate import (
+from growthflow_tools.generator.simulate import (
     CURRENCIES, EVENT_NAMES, METHODS, PLATFORMS, PRODUCTS, SESSION, CONTENT, APP_INSTALL, SIGNUP,
     Events, Payments, UserPool,
 )
-from growthflow.generator.world import Campaigns
+from growthflow_tools.generator.world import Campaigns
 
 _KST = np.timedelta64(9 * 3600, "s")
 _APP_VERSIONS = ("3.12.0", "3.13.1", "3.14.0", "4.0.2")
@@ -26,7 +26,7 @@ def iso_kst(ts: np.ndarray) -> list[str]:
 
 
 def event_ids_for(count: int, rng: np.random.Generator) -> list[str]:
-    from growthflow.generator.simulate import random_uuids
+    from growthflow_tools.generator.simulate import random_uuids
 
     return random_uuids(rng, count).tolist()
 

@@ -1,9 +1,9 @@
 """The nightly LTV job: summaries in (SQL), fit (PyMC), gate on diagnostics, forecasts out.
 
-Settings come from the environment so a rerun is the same run: ``GROWTHFLOW_LTV_METHOD``
-(``nuts``, or ``map`` for sizes NUTS does not fit the nightly window),
-``GROWTHFLOW_LTV_SEED``, ``GROWTHFLOW_LTV_DRAWS``, ``GROWTHFLOW_LTV_TUNE``, ``GROWTHFLOW_LTV_TARGET_ACCEPT``,
-``GROWTHFLOW_LTV_UNIT_DAYS`` (7: weeks).
+Settings (``growthflow.config``) come from the environment so a rerun is the same run:
+``GROWTHFLOW_LTV_METHOD`` (``nuts``, or ``map`` for sizes NUTS does not fit the nightly
+window), ``GROWTHFLOW_LTV_SEED``, ``GROWTHFLOW_LTV_DRAWS``, ``GROWTHFLOW_LTV_TUNE``,
+``GROWTHFLOW_LTV_TARGET_ACCEPT``, ``GROWTHFLOW_LTV_UNIT_DAYS`` (7: weeks).
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import importlib.metadata
-import os
 import time
 from pathlib import Path
 
-from growthflow.config import int_env, load_settings
-from growthflow.errors import ConfigError, GrowthflowError
+from growthflow.config import load_settings
+from growthflow.errors import GrowthflowError
 from growthflow.ltv.reader import read_inputs, read_prospects, snapshot_id
 from growthflow.ltv.writer import publish, record_run
 
@@ -29,21 +28,11 @@ class ForecastRejected(GrowthflowError):
 
 
 def fit_settings_from_env():
-    from models_ltv.fit import METHODS, FitSettings
+    from models_ltv.fit import FitSettings
 
-    method = os.environ.get("GROWTHFLOW_LTV_METHOD", "nuts")
-    if method not in METHODS:
-        raise ConfigError(f"GROWTHFLOW_LTV_METHOD={method!r}: use one of {', '.join(METHODS)}")
-    raw_accept = os.environ.get("GROWTHFLOW_LTV_TARGET_ACCEPT") or "0.95"
-    try:
-        target_accept = float(raw_accept)
-    except ValueError:
-        target_accept = -1.0
-    if not 0.5 <= target_accept < 1.0:
-        raise ConfigError(f"GROWTHFLOW_LTV_TARGET_ACCEPT={raw_accept!r}: use a number in [0.5, 1), e.g. 0.99")
-    return FitSettings(method=method, seed=int_env("GROWTHFLOW_LTV_SEED", 20261122),
-                       draws=int_env("GROWTHFLOW_LTV_DRAWS", 1000), tune=int_env("GROWTHFLOW_LTV_TUNE", 1000),
-                       target_accept=target_accept)
+    settings = load_settings()
+    return FitSettings(method=settings.ltv_method, seed=settings.ltv_seed, draws=settings.ltv_draws,
+                       tune=settings.ltv_tune, target_accept=settings.ltv_target_accept)
 
 
 def run_nightly(conninfo: str, as_of: dt.date, run_id: str, fit_settings=None, unit_days: int | None = None,
@@ -54,7 +43,7 @@ def run_nightly(conninfo: str, as_of: dt.date, run_id: str, fit_settings=None, u
     from models_ltv.summary import encode
 
     fit_settings = fit_settings or fit_settings_from_env()
-    unit_days = unit_days or int_env("GROWTHFLOW_LTV_UNIT_DAYS", 7)
+    unit_days = unit_days or load_settings().ltv_unit_days
     started = time.perf_counter()
     customers, groups, observed = read_inputs(conninfo, as_of, unit_days)
     waiting, lags = read_prospects(conninfo, as_of)
