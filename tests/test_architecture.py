@@ -88,3 +88,22 @@ def test_a_bad_setting_from_the_command_line_is_one_line_without_a_traceback():
     assert result.returncode != 0
     assert result.stderr.strip().splitlines() == [
         "growthflow: error: GROWTHFLOW_ALERT_WINDOW_MINUTES='soon' is not a whole number; set it to e.g. 60 or unset it"]
+
+
+def test_every_source_has_one_line_format_and_one_raw_suite():
+    """The list of sources lives in growthflow.landing; everything per source follows it."""
+    from growthflow.ingest.records import CSV_SOURCES, JSON_SOURCES
+    from growthflow.landing import SOURCES
+    from growthflow.quality.suites import load_suites
+
+    assert sorted([*JSON_SOURCES, *CSV_SOURCES]) == sorted(SOURCES) and not set(JSON_SOURCES) & set(CSV_SOURCES)
+    assert sorted(s.source for s in load_suites() if s.scope == "delivery") == sorted(SOURCES)
+
+
+def test_a_raw_suite_override_for_an_unknown_source_is_one_config_error(tmp_path):
+    from growthflow.quality.suites import parse_suite_file
+
+    text = (PROJECT_ROOT / "expectations" / "raw_lines.yml").read_text().replace("    ad_spend:", "    ad_spent:")
+    (tmp_path / "raw_lines.yml").write_text(text)
+    with pytest.raises(ConfigError, match="'ad_spent', which is not a source"):
+        parse_suite_file(tmp_path / "raw_lines.yml")

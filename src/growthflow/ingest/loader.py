@@ -28,6 +28,7 @@ from psycopg import sql
 from growthflow.config import load_settings
 from growthflow.errors import BadInput, ServiceUnavailable
 from growthflow.ingest.reader import Break, Tally, Undecodable, iter_lines
+from growthflow.ingest.records import JSON_SOURCES
 from growthflow.ingest.validate import CsvLineValidator, JsonLineValidator
 from growthflow.landing import SOURCES, LandedObject, partition_dir, partition_objects, partition_ready
 from growthflow.warehouse import connect
@@ -35,7 +36,6 @@ from growthflow.warehouse import connect
 log = logging.getLogger(__name__)
 
 _BATCH_BYTES = 4 << 20
-JSON_SOURCES = ("events", "payments")
 
 #: Set to a stage name to make the load fail there (used by the crash tests):
 #: ``after_copy`` raises after every row is written but before the commit.
@@ -187,7 +187,7 @@ def _copy_lines(cursor, partition: sql.Composable, source: str, delivery_date: d
     quarantine = _Quarantine(source, delivery_date, obj.name, load_id)
     prefix = "\t".join((delivery_date.isoformat(), obj.name)).encode() + b"\t"
     suffix_load = b"\t" + load_id.encode() + b"\t"
-    is_json = source in JSON_SOURCES
+    is_json = source in JSON_SOURCES  # the line format of each source: ingest.records
     json_validator = JsonLineValidator(source, max_line_bytes) if is_json else None
     csv_validator = None if is_json else CsvLineValidator(source, max_line_bytes)
     copy_sql = sql.SQL("COPY {} (delivery_date, source_file, line_number, load_id, record) FROM STDIN (FREEZE)").format(partition)

@@ -1,8 +1,9 @@
 """Entry points: check one delivery after a load, or the warehouse after a build.
 
 Each prints the report to the log, keeps every result in ``dq.validation_results``,
-builds Data Docs and raises ``DataQualityFailed`` when a ``fail`` check failed,
-which fails the task so the Asset it would publish is not updated.
+builds Data Docs (the Checkpoint's ``UpdateDataDocsAction``) and raises
+``DataQualityFailed`` when GX reports a critical (``fail``) failure, which fails the
+task so the Asset it would publish is not updated.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class QualityOutcome:
     report: str
     docs: Path | None
     seconds: float
+    blocking_suites: list[str]  #: suites whose worst failure GX rates critical
 
     @property
     def blocking(self) -> list[CheckResult]:
@@ -53,17 +55,15 @@ def _run(conninfo: str, suites: list[SuiteSpec], period: Period, scope: str, run
          out=sys.stdout) -> QualityOutcome:
     started = time.perf_counter()
     run = QualityRun(conninfo, docs_dir=docs)
-    results: list[CheckResult] = []
-    for suite in suites:
-        results += run.run_suite(suite, period, extra_parameters or {})
-    docs_index = run.build_docs()
+    validated = run.run(suites, period, extra_parameters or {})
+    results = validated.results
     text = report.render(results, scope)
     history.save_results(conninfo, run_id, dag_id, results)
-    outcome = QualityOutcome(results, text, docs_index, time.perf_counter() - started)
+    outcome = QualityOutcome(results, text, run.docs_index, time.perf_counter() - started, validated.blocking_suites)
     print(text, file=out)
-    if docs_index:
-        print(f"Data Docs: {docs_index}", file=out)
-    if outcome.blocking and raise_on_fail:
+    if run.docs_index:
+        print(f"Data Docs: {run.docs_index}", file=out)
+    if outcome.blocking_suites and raise_on_fail:
         names = ", ".join(f"{r.suite}.{r.check_id}" for r in outcome.blocking[:5])
         raise DataQualityFailed(f"{len(outcome.blocking)} blocking data-quality check(s) failed ({names}); "
                                 "see the report above and fix the data or rerun the load")

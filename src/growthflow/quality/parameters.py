@@ -61,15 +61,12 @@ def min_delivered_lines(conn: psycopg.Connection, source: str, day: dt.date) -> 
     return int(ROW_COUNT_FLOOR * median(r[0] for r in rows))
 
 
-def resolve(value: Any, parameters: dict[str, Any]) -> Any:
-    """Replace ``{param: name}`` leaves with their values."""
+def parameter_names(value: Any) -> set[str]:
+    """Names of the suite parameters (GX's ``{"$PARAMETER": name}``) an expectation's kwargs use."""
     if isinstance(value, dict):
-        if set(value) == {"param"}:
-            name = value["param"]
-            if name not in parameters:
-                raise ConfigError(f"expectation parameter {name!r} is not defined; see quality/parameters.py")
-            return parameters[name]
-        return {k: resolve(v, parameters) for k, v in value.items()}
+        if set(value) == {"$PARAMETER"}:
+            return {value["$PARAMETER"]}
+        return set().union(*(parameter_names(v) for v in value.values())) if value else set()
     if isinstance(value, list):
-        return [resolve(v, parameters) for v in value]
-    return value
+        return set().union(*(parameter_names(v) for v in value)) if value else set()
+    return set()

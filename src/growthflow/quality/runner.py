@@ -3,6 +3,12 @@
 One ephemeral GX context per run: suites live in ``expectations/`` (reviewed like
 code), results go to ``dq.validation_results``, so GX keeps no state of its own.
 Each suite's batch is a query over the run's partition or window only.
+
+GX's own features carry the semantics: an expectation's ``severity`` (``fail`` is GX's
+``critical``, ``warn`` its ``warning``), suite parameters (``{"$PARAMETER": name}`` in
+the YAML, values passed as ``expectation_parameters``), and a Checkpoint whose
+``UpdateDataDocsAction`` builds the Data Docs. The gate reads GX's
+``get_max_severity_failure()``.
 """
 
 from __future__ import annotations
@@ -18,11 +24,14 @@ from typing import Any
 import psycopg
 
 from growthflow.errors import ConfigError
-from growthflow.quality.parameters import project_parameters, resolve
+from growthflow.quality.parameters import parameter_names, project_parameters
 from growthflow.quality.suites import CheckSpec, SuiteSpec
 
 SAMPLE_COUNT = 3
 DOCS_SITE = "growthflow"  # the ephemeral context already owns a site named local_site
+#: The suites' words for severity and GX's FailureSeverity values.
+GX_SEVERITY = {"fail": "critical", "warn": "warning"}
+SEVERITY_OF_GX = {gx: ours for ours, gx in GX_SEVERITY.items()}
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,8 @@ def _exception_message(info: dict) -> str | None:
 
 
 def _to_result(suite: SuiteSpec, check: CheckSpec, period: Period, gx_result) -> CheckResult:
+    severity = SEVERITY_OF_GX[str(getattr(gx_result.expectation_config.severity, "value",
+                                          gx_result.expectation_config.severity))]
     result = dict(gx_result.result or {})
     exception = _exception_message(gx_result.exception_info or {})
     observed = result.get("observed_value")
@@ -124,7 +135,7 @@ def _to_result(suite: SuiteSpec, check: CheckSpec, period: Period, gx_result) ->
         unexpected = int(observed)
     return CheckResult(
         suite=suite.name, layer=suite.layer, table=suite.table, check_id=check.id, expectation_type=check.type,
-        column=check.column, category=check.category, severity=check.severity,
+        column=check.column, category=gx_result.expectation_config.meta["category"], severity=severity,
         success=bool(gx_result.success) and exception is None, period=period,
         element_count=result.get("element_count"), unexpected_count=unexpected,
         # Of all rows, nulls included: "3 of 4,000 lines", not "3 of the 12 quarantined".
@@ -154,18 +165,25 @@ class QualityRun:
                 "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
             })
 
-    def _expectation(self, check: CheckSpec, parameters: dict[str, Any]):
+    def _expectation(self, check: CheckSpec):
         import great_expectations.expectations as gxe
 
-        kwargs = resolve(check.kwargs, parameters)
-        meta = {"check_id": check.id, "severity": check.severity, "category": check.category}
         description = check.description or f"{check.category}: {check.id.replace('_', ' ')}"
-        return getattr(gxe, check.type)(**kwargs, meta=meta, description=description)
+        return getattr(gxe, check.type)(**check.kwargs, severity=GX_SEVERITY[check.severity],
+                                        meta={"check_id": check.id, "category": check.category},
+                                        description=description)
 
-    def run_suite(self, suite: SuiteSpec, period: Period, parameters: dict[str, Any]) -> list[CheckResult]:
+    def run(self, suites: list[SuiteSpec], period: Period, parameters: dict[str, Any]) -> "SuitesOutcome":
+        """Validate every suite on the period's batch through a GX Checkpoint (one per suite)."""
+        outcome = SuitesOutcome()
+        for suite in suites:
+            self._run_suite(suite, period, parameters, outcome)
+        return outcome
+
+    def _run_suite(self, suite: SuiteSpec, period: Period, parameters: dict[str, Any], outcome: "SuitesOutcome"):
         query = suite.batch.format(**period.sql_placeholders(suite.source)).strip()
         if suite.scope == "table":
-            return self._validate(suite, period, parameters, f"select * from ({query}) as batch")
+            return self._validate(suite, period, parameters, f"select * from ({query}) as batch", outcome)
         # GX sends one query per group of metrics, and each would recompute the batch
         # (joins, lookups into history). Computing it once into a scratch table costs one
         # pass; the metric queries then scan that small copy.
@@ -173,19 +191,24 @@ class QualityRun:
         with psycopg.connect(self.conninfo, autocommit=True) as conn:
             conn.execute(f"create unlogged table {scratch} as {query}")
             try:
-                return self._validate(suite, period, parameters, f"select * from {scratch}")
+                return self._validate(suite, period, parameters, f"select * from {scratch}", outcome)
             finally:
                 conn.execute(f"drop table if exists {scratch}")
 
-    def _validate(self, suite: SuiteSpec, period: Period, parameters: dict[str, Any], query: str):
+    def _validate(self, suite: SuiteSpec, period: Period, parameters: dict[str, Any], query: str,
+                  outcome: "SuitesOutcome") -> None:
         gx = self._gx
+        values = {**project_parameters(), **suite.parameters, **parameters}
+        needed = set().union(*(parameter_names(check.kwargs) for check in suite.checks))
+        if needed - values.keys():
+            raise ConfigError(f"expectation parameter {sorted(needed - values.keys())[0]!r} of suite {suite.name} "
+                              "is not defined; see quality/parameters.py")
         asset = self.datasource.add_query_asset(name=suite.name, query=query)
         batch = asset.add_batch_definition_whole_table("batch")
         gx_suite = self.context.suites.add(gx.ExpectationSuite(name=suite.name))
-        all_parameters = {**project_parameters(), **suite.parameters, **parameters}
         by_id = {}
         for check in suite.checks:
-            gx_suite.add_expectation(self._expectation(check, all_parameters))
+            gx_suite.add_expectation(self._expectation(check))
             by_id[check.id] = check
         definition = self.context.validation_definitions.add(
             gx.ValidationDefinition(name=suite.name, data=batch, suite=gx_suite))
@@ -193,11 +216,32 @@ class QualityRun:
         sample_columns = sorted({c for check in suite.checks for c in check.samples})
         if sample_columns:
             result_format["unexpected_index_column_names"] = sample_columns
-        outcome = definition.run(result_format=result_format)
-        return [_to_result(suite, by_id[r.expectation_config.meta["check_id"]], period, r) for r in outcome.results]
+        actions = []
+        if self.docs_dir is not None:
+            actions.append(gx.checkpoint.UpdateDataDocsAction(name="update_data_docs", site_names=[DOCS_SITE]))
+        checkpoint = self.context.checkpoints.add(gx.Checkpoint(
+            name=suite.name, validation_definitions=[definition], actions=actions, result_format=result_format))
+        result = checkpoint.run(expectation_parameters={name: values[name] for name in needed})
+        for validation in result.run_results.values():
+            outcome.max_severity[suite.name] = validation.get_max_severity_failure()
+            outcome.results += [_to_result(suite, by_id[r.expectation_config.meta["check_id"]], period, r)
+                                for r in validation.results]
 
-    def build_docs(self) -> Path | None:
-        if self.docs_dir is None:
-            return None
-        self.context.build_data_docs(site_names=[DOCS_SITE])
-        return self.docs_dir / "index.html"
+    @property
+    def docs_index(self) -> Path | None:
+        return self.docs_dir / "index.html" if self.docs_dir is not None else None
+
+
+@dataclass
+class SuitesOutcome:
+    """The rows for the report and history, and GX's own verdict per suite."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    #: GX's ``get_max_severity_failure()`` per suite: None when nothing failed.
+    max_severity: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocking_suites(self) -> list[str]:
+        from great_expectations.expectations.metadata_types import FailureSeverity
+
+        return [name for name, worst in self.max_severity.items() if worst == FailureSeverity.CRITICAL]

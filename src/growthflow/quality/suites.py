@@ -1,9 +1,10 @@
 """Suites as reviewed in ``expectations/*.yml``: parsed, checked, expanded per source.
 
 A suite names a table, the SQL of the batch it checks (filled with validated dates
-only), and expectations. Each expectation is a GX Core class with its arguments,
-plus what GX has no word for: a stable ``id``, a ``category`` (missing, wrong,
-duplicate) and a ``severity`` (``fail`` blocks publishing, ``warn`` reports).
+only), and expectations. Each expectation is a GX Core class with its arguments
+(suite parameters as GX's ``{$PARAMETER: name}``), a stable ``id`` and a ``category``
+(missing, wrong, duplicate) kept in GX's ``meta``, and a ``severity``: ``fail`` blocks
+publishing and ``warn`` reports (GX's ``critical`` and ``warning``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import yaml
 
 from growthflow.config import PROJECT_ROOT
 from growthflow.errors import ConfigError
+from growthflow.landing import SOURCES
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 LAYERS = ("raw", "staging", "core", "marts")
@@ -79,7 +81,7 @@ def _check(raw: dict, where: str, default_samples: tuple[str, ...] = ()) -> Chec
 
 
 def parse_suite_file(path: Path) -> list[SuiteSpec]:
-    """One YAML file -> one suite, or one per source when it lists ``sources``."""
+    """One YAML file -> one suite, or one per source (``for_each_source``, with per-source overrides)."""
     try:
         raw = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
@@ -97,12 +99,19 @@ def parse_suite_file(path: Path) -> list[SuiteSpec]:
         raise ConfigError(f"{where}: expectation ids must be unique")
     common = dict(layer=raw["layer"], scope=raw["scope"], batch=raw["batch"], checks=checks,
                   description=raw.get("description", ""), path=path)
-    sources = raw.get("sources")
-    if not sources:
+    per_source = raw.get("for_each_source")
+    if per_source is None:
         return [SuiteSpec(name=raw["suite"], table=raw["table"], **common)]
+    per_source = per_source or {}
+    overrides = per_source.get("overrides") or {}
+    unknown = set(overrides) - set(SOURCES)
+    if unknown:
+        raise ConfigError(f"{where}: for_each_source.overrides names {sorted(unknown)[0]!r}, which is not a source "
+                          f"({', '.join(SOURCES)})")
     return [SuiteSpec(name=raw["suite"].format(source=source), table=raw["table"].format(source=source),
-                      source=source, parameters=dict(params or {}), **common)
-            for source, params in sources.items()]
+                      source=source, parameters={**(per_source.get("parameters") or {}), **(overrides.get(source) or {})},
+                      **common)
+            for source in SOURCES]
 
 
 def load_suites(directory: Path = EXPECTATIONS_DIR) -> list[SuiteSpec]:
