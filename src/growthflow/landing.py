@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -77,15 +78,32 @@ def partition_dir(landing_root, source: str, delivery_date: dt.date, conn_id: st
 
 def publish_partition(local_folder: Path, landing_root, source: str, delivery_date: dt.date,
                       conn_id: str | None = None) -> None:
-    """Copy a partition written locally to the landing root, streaming each object, the marker last
-    (so a sensor never sees a partition complete before its data is in)."""
+    """Publish a partition written locally to the landing root: the old marker first, then each
+    object whole, the new marker last, so a sensor never sees a partition complete before its
+    data is in and a load never reads a half-written object.
+
+    On a folder each object is written under a hidden ``.<name>.partial`` name and renamed into
+    place (a rename when the local folder is on the same filesystem); an object-store PUT is
+    atomic already. ``local_folder`` is consumed.
+    """
     target = partition_dir(landing_root, source, delivery_date, conn_id)
+    marker = target / SUCCESS_MARKER
+    if _store_call(marker, lambda: _fresh(target) and marker.exists()):
+        _store_call(marker, marker.unlink)  # a partition being replaced is not complete
     files = sorted(p for p in Path(local_folder).iterdir() if p.is_file() and p.name != SUCCESS_MARKER)
+    local_target = target.protocol in ("file", "local", "")
+    if local_target:
+        folder = Path(target.path)
+        folder.mkdir(parents=True, exist_ok=True)
     for path in files:
-        _store_call(target, lambda: target.fs.put_file(str(path), (target / path.name).path))
+        if local_target:
+            partial = folder / f".{path.name}.partial"
+            shutil.move(path, partial)
+            os.replace(partial, folder / path.name)
+        else:
+            _store_call(target, lambda: target.fs.put_file(str(path), (target / path.name).path))
     if (Path(local_folder) / SUCCESS_MARKER).exists():
-        marker = target / SUCCESS_MARKER
-        _store_call(target, marker.touch)
+        _store_call(marker, marker.touch)
 
 
 def clear_sources(landing_root, conn_id: str | None = None) -> None:

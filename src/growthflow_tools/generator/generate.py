@@ -33,7 +33,8 @@ from growthflow_tools.generator.simulate import (
     CURRENCIES, DAY, NEVER, PLATFORMS, DayOutput, Simulation, epoch,
 )
 from growthflow.ingest.reader import Break, iter_lines
-from growthflow.landing import SOURCES, SUCCESS_MARKER, clear_sources, is_url, partition_key, publish_partition
+from growthflow.landing import (SOURCES, SUCCESS_MARKER, clear_sources, is_url, partition_key, partition_ready,
+                                publish_partition)
 
 GZIP_LEVEL = 1  # fast; files are re-read once by the loader
 CHUNK_EVENTS = 50_000  # events rendered at once: bounds the generator's memory
@@ -85,12 +86,17 @@ class Writer:
     def __init__(self, settings: GeneratorSettings, landing: str | Path, truth: Path,
                  progress: Callable[[str], None] | None = None, conn_id: str | None = None):
         self.s = settings
-        # An object-store landing root is written through a local staging folder, one delivery
-        # date at a time, each partition's objects first and its marker last.
-        self.remote = str(landing) if is_url(landing) else None
+        # Every partition is written to a local staging folder, then published to the landing
+        # root (a folder or a bucket) one delivery date at a time: each object whole, the marker
+        # last. A folder root stages inside itself, so publishing is a rename.
+        self.root = str(landing) if is_url(landing) else Path(landing)
         self.conn_id = conn_id
-        self._staging = tempfile.TemporaryDirectory(prefix="growthflow-landing-") if self.remote else None
-        self.landing = Path(self._staging.name) if self._staging else Path(landing)
+        staging_parent = None
+        if not is_url(landing):
+            Path(landing).mkdir(parents=True, exist_ok=True)
+            staging_parent = str(landing)
+        self._staging = tempfile.TemporaryDirectory(prefix=".growthflow-staging-", dir=staging_parent)
+        self.landing = Path(self._staging.name)
         self.truth = Path(truth)
         self.progress = progress or (lambda message: None)
         self.sim = Simulation(settings)
@@ -103,12 +109,10 @@ class Writer:
     # -- entry point ---------------------------------------------------------------
     def run(self) -> GenerationReport:
         started = time.monotonic()
-        for folder in (self.landing, self.truth):
-            if folder.exists():
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-        if self.remote:
-            clear_sources(self.remote, self.conn_id)
+        if self.truth.exists():
+            shutil.rmtree(self.truth)
+        self.truth.mkdir(parents=True)
+        clear_sources(self.root, self.conn_id)
         with _gzip_text(self.truth / "users.csv.gz") as users_out, \
                 _gzip_text(self.truth / "purchases.csv.gz") as pays_out, \
                 open(self.truth / "defects.jsonl", "w") as manifest:
@@ -126,8 +130,7 @@ class Writer:
                 self.progress(f"generated {out.delivery_date} ({self.report.days}/{self.s.days}): "
                               f"{len(out.events):,} events, {len(out.payments):,} payments")
         self._write_truth_tables()
-        if self._staging:
-            self._staging.cleanup()
+        self._staging.cleanup()
         self.report.users = len(self.sim.users)
         self.report.seconds = time.monotonic() - started
         return self.report
@@ -149,7 +152,7 @@ class Writer:
         day = out.delivery_date
         d = (day - self.s.start).days
         if day in self.s.missing_partitions:
-            for source in ("events", "payments", "ad_spend", "campaigns"):
+            for source in SOURCES:
                 self._note(source, day, partition_key(source, day), None, "missing_partition")
             self._carry = {"events": [], "payments": []}
             return
@@ -157,11 +160,10 @@ class Writer:
         self._write_payments(out, d)
         self._write_ad_spend(out, d)
         self._write_campaigns(out)
-        if self.remote:
-            for source in SOURCES:
-                local = self.landing / partition_key(source, day)
-                publish_partition(local, self.remote, source, day, self.conn_id)
-                shutil.rmtree(local)
+        for source in SOURCES:
+            local = self.landing / partition_key(source, day)
+            publish_partition(local, self.root, source, day, self.conn_id)
+            shutil.rmtree(local)
 
     def _json_extras(self, source: str, real: list[Line], id_field: str) -> list[tuple[float, Line]]:
         """Generic corruptions plus duplicates for one file's real lines."""
@@ -419,9 +421,27 @@ class Writer:
                 currency = "USD" if c.channel[i] in ("google_ads", "meta", "tiktok") else "KRW"
                 out.writerow([day.isoformat(), c.channel[i], c.campaign_id[i],
                               f"{spend:.2f}" if currency == "USD" else int(spend), currency])
-        meta = {"settings": self.s.to_json(), "window_end_utc": iso_utc(np.array([self.sim.window_end]))[0],
+        meta = {"settings": self.s.to_json(), "landing_root": str(self.root),
+                "window_end_utc": iso_utc(np.array([self.sim.window_end]))[0],
                 "horizon_end_utc": iso_utc(np.array([self.sim.horizon_end]))[0]}
         (self.truth / "settings.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def already_generated(settings: GeneratorSettings, landing: str | Path, truth: Path,
+                      conn_id: str | None = None) -> bool:
+    """Whether ``landing`` holds a finished generation with these exact settings: the truth's
+    record of it matches and every partition it wrote has its marker. A rerun then leaves the
+    landing zone alone instead of rewriting files a load may be reading."""
+    record = Path(truth) / "settings.json"
+    try:
+        meta = json.loads(record.read_text())
+    except (OSError, ValueError):
+        return False
+    if meta.get("settings") != settings.to_json() or meta.get("landing_root") != str(landing):
+        return False
+    days = [settings.start + dt.timedelta(days=i) for i in range(settings.days)]
+    return all(partition_ready(landing, source, day, conn_id)
+               for day in days if day not in settings.missing_partitions for source in SOURCES)
 
 
 def generate(settings: GeneratorSettings, landing: str | Path, truth: Path,
