@@ -59,9 +59,23 @@ class AirflowAPI:
         self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
 
     def create_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 4) -> dict:
+        """A backfill over the range that creates the runs that do not exist and reruns failed ones;
+        runs that succeeded are left alone."""
         return self._request("POST", "/api/v2/backfills", {
             "dag_id": dag_id, "from_date": from_date, "to_date": to_date, "run_backwards": False,
-            "dag_run_conf": {}, "reprocess_behavior": "completed", "max_active_runs": max_active_runs})
+            "dag_run_conf": {}, "reprocess_behavior": "failed", "max_active_runs": max_active_runs})
+
+    def running_backfill(self, dag_id: str) -> dict | None:
+        """The DAG's backfill that has not completed yet (Airflow runs at most one per DAG)."""
+        query = urllib.parse.urlencode({"dag_id": dag_id, "order_by": "-id", "limit": 10})
+        answer = self._request("GET", f"/api/v2/backfills?{query}")
+        return next((b for b in answer.get("backfills", []) if not b.get("completed_at")), None)
+
+    def cancel_backfill(self, backfill_id: int) -> None:
+        self._request("PUT", f"/api/v2/backfills/{backfill_id}/cancel")
+
+    def trigger(self, dag_id: str, conf: dict) -> dict:
+        return self._request("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None, "conf": conf})
 
     def dag_runs(self, dag_id: str, logical_date_gte: str, logical_date_lte: str) -> list[dict]:
         query = urllib.parse.urlencode({"logical_date_gte": logical_date_gte, "logical_date_lte": logical_date_lte,

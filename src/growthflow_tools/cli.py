@@ -17,6 +17,7 @@ from pathlib import Path
 
 from growthflow.config import PROJECT_ROOT, load_settings
 from growthflow.errors import ConfigError, GrowthflowError
+from growthflow.landing import SOURCES
 from growthflow_tools.services import ensure_warehouse, prepared_airflow_env, say
 
 log = logging.getLogger("growthflow")
@@ -106,7 +107,6 @@ def _channels_ok(value: str) -> str:
 # -- loading without Airflow ----------------------------------------------------------
 def cmd_load(args) -> int:
     from growthflow.ingest.tasks import load_delivery
-    from growthflow.landing import SOURCES
 
     targets, _ = ensure_warehouse(quiet=True)
     for source in ([args.source] if args.source != "all" else SOURCES):
@@ -116,7 +116,6 @@ def cmd_load(args) -> int:
 
 def cmd_check(args) -> int:
     """Run data-quality suites by hand; exit 2 when a blocking check failed."""
-    from growthflow.landing import SOURCES
     from growthflow.quality.checks import check_delivery, check_warehouse
 
     targets, _ = ensure_warehouse(quiet=True)
@@ -303,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     p.add_argument("--skip-generate", action="store_true", help="reuse the landing zone already generated")
     p.add_argument("--stop-after", action="store_true", help="stop Airflow at the end instead of leaving the UI up")
+    p.add_argument("--no-bi", dest="bi", action="store_false", help="do not start the BI server (Superset) at the end")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("test", help="start the local services, run the test suite, stop them",
@@ -337,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("load", help="load one delivery date without Airflow (operations, debugging)")
-    p.add_argument("source", choices=["events", "payments", "ad_spend", "campaigns", "all"])
+    p.add_argument("source", choices=[*SOURCES, "all"])
     p.add_argument("date", type=dt.date.fromisoformat, help="delivery date YYYY-MM-DD")
     p.set_defaults(func=cmd_load)
 
@@ -349,7 +349,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=dt.date.fromisoformat,
                    help="delivery date to check (delivery), or first date of the window (warehouse; "
                         "default: newest delivery minus the lookback)")
-    p.add_argument("--source", choices=["events", "payments", "ad_spend", "campaigns", "all"], default="all",
+    p.add_argument("--source", choices=[*SOURCES, "all"], default="all",
                    help="raw source (delivery; default all)")
     p.set_defaults(func=cmd_check)
 

@@ -45,7 +45,9 @@ def follow_runs(api, dag_id: str, window: tuple[str, str], expected: int, timeou
             last_done = done
             say(f"{line} after {time.monotonic() - started:.0f}s")
             last_line = line
-        if len(runs) >= expected and done == len(runs):
+        # Done when every run has finished and the backfill has created all it will (a rerun's
+        # backfill creates only the runs that are missing or failed, so fewer may exist).
+        if done == len(runs) and (len(runs) >= expected or api.running_backfill(dag_id) is None):
             return {"states": states, "runs": runs}
         if time.monotonic() - started > timeout:
             raise GrowthflowError(f"{dag_id} did not finish within {timeout:.0f}s; see the Airflow UI")
@@ -111,25 +113,111 @@ def forecast_summary(conninfo: str, artifacts_dir) -> str:
                       "more: bin/growthflow ltv show [--campaign ID] [--csv F] [--xlsx F] [--chart F]"])
 
 
+class Stages:
+    """Wall time per stage of the main command, printed at the end."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._began = time.monotonic()
+
+    def done(self, name: str) -> None:
+        now = time.monotonic()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self._began
+        self._began = now
+
+    def table(self) -> str:
+        total = sum(self.seconds.values())
+        width = max(len(name) for name in self.seconds)
+        lines = [f"  {name:<{width}}  {seconds:6.0f} s" for name, seconds in self.seconds.items()]
+        return "\n".join(["time per stage:", *lines, f"  {'total':<{width}}  {total:6.0f} s"])
+
+
+def ensure_landing(args, settings, api, start: dt.date, say=say) -> str:
+    """Generate the demo range unless the landing zone already holds exactly it."""
+    from growthflow_tools.generator.generate import already_generated, generate
+    from growthflow_tools.generator.settings import GeneratorSettings
+
+    gen = GeneratorSettings(start=start, days=args.days, seed=args.seed, daily_new_users=args.daily_new_users)
+    if args.skip_generate or already_generated(gen, settings.landing_root, settings.truth_root, settings.landing_conn_id):
+        say(f"the landing zone already holds seed {args.seed}'s {args.days} days from {start}: left as it is")
+        return "kept"
+    running = api.running_backfill(INGEST_DAG)
+    if running:
+        # Its loads read the files a new generation would replace: stop it, and let its runs end.
+        say(f"cancelling backfill {running['id']} of {INGEST_DAG} (it ran over other data)")
+        api.cancel_backfill(running["id"])
+        wait_until_idle(api, INGEST_DAG)
+    say(f"generating raw logs for {start} .. {gen.end} into {settings.landing_root}")
+    report = generate(gen, settings.landing_root, settings.truth_root, conn_id=settings.landing_conn_id)
+    say(report.summary())
+    return "generated"
+
+
+def wait_until_idle(api, dag_id: str, timeout: float = 900) -> None:
+    started = time.monotonic()
+    while any(r["state"] in ("queued", "running") for r in api.recent_runs(dag_id, limit=100)):
+        if time.monotonic() - started > timeout:
+            raise GrowthflowError(f"{dag_id} still has runs in progress after {timeout:.0f}s; see the Airflow UI")
+        time.sleep(5)
+
+
+def ingest_range(args, api, conninfo: str, start: dt.date, end: dt.date, url: str) -> dict:
+    """Load every delivery date of the range: follow a backfill that is already running, or
+    backfill the dates not loaded yet (runs that succeeded are not repeated)."""
+    from growthflow.ingest.tasks import loaded_delivery_dates
+
+    window = _run_window(start, end)
+    running = api.running_backfill(INGEST_DAG)
+    if running:
+        say(f"following backfill {running['id']} of {INGEST_DAG}, still running from an earlier start")
+    else:
+        missing = sorted(set(start + dt.timedelta(days=i) for i in range(args.days))
+                         - loaded_delivery_dates(conninfo, start, end))
+        if not missing:
+            say(f"all {args.days} delivery dates are loaded already: no backfill")
+            return {"states": {}}
+        api.create_backfill(INGEST_DAG, *_run_window(missing[0], end))
+        say(f"backfill of {INGEST_DAG} created for {len(missing)} delivery date(s) from {missing[0]}; following it "
+            f"(watch it live at {url}/dags/{INGEST_DAG})")
+    return follow_runs(api, INGEST_DAG, window, expected=args.days)
+
+
+def build_and_forecast(api, conninfo: str, start: dt.date, end: dt.date) -> dict[str, str]:
+    """Exactly one build over every date not built yet, then the forecast it triggers."""
+    from growthflow.build_window import newest_built_delivery
+    from growthflow.ltv.show import newest_forecast_date
+
+    built = newest_built_delivery(conninfo)
+    if built is not None and built >= end and (newest_forecast_date(conninfo) or dt.date.min) >= end:
+        say(f"the warehouse is built and forecast through {end} already")
+        return {}
+    for dag_id in ASSET_CHAIN:
+        api.set_paused(dag_id, False)
+    window_start = max(start, built + dt.timedelta(days=1)) if built else start
+    if built is not None and built >= end:
+        window_start = end  # built, but the forecast is missing: a cheap rebuild publishes marts again
+    api.trigger(ASSET_CHAIN[0], {"window_start": window_start.isoformat()})
+    say(f"{ASSET_CHAIN[0]} triggered once for delivery dates {window_start} .. {end}; "
+        f"{ASSET_CHAIN[1]} follows when it publishes the marts")
+    return {dag_id: follow_asset_chain(api, dag_id)["state"] for dag_id in ASSET_CHAIN}
+
+
 def run_demo(args) -> int:
     from growthflow_tools.airflow_api import AirflowAPI
     from growthflow_tools.airflow_env import ADMIN_USER, admin_password, start_stack
+    from growthflow_tools.bi import ADMIN_USER as BI_ADMIN
+    from growthflow_tools.bi import bring_up
     from growthflow_tools.services import prepared_airflow_env
-    from growthflow_tools.generator.generate import generate
-    from growthflow_tools.generator.settings import GeneratorSettings
     from growthflow.summary import layer_summary, load_summary, quality_summary
     from growthflow.warehouse import resolve_targets
 
-    began = time.monotonic()
+    stages = Stages()
     demo_started_at = dt.datetime.now(dt.timezone.utc)
     settings, env = prepared_airflow_env()
+    targets = resolve_targets(settings)
     end = latest_complete_delivery_date()
     start = end - dt.timedelta(days=args.days - 1)
-    if not args.skip_generate:
-        gen = GeneratorSettings(start=start, days=args.days, seed=args.seed, daily_new_users=args.daily_new_users)
-        say(f"generating raw logs for {start} .. {end} into {settings.landing_root}")
-        report = generate(gen, settings.landing_root, settings.truth_root, conn_id=settings.landing_conn_id)
-        say(report.summary())
+    stages.done("set-up")
 
     say("starting Airflow (api-server, scheduler, dag-processor, triggerer)...")
     url = start_stack(settings, env)
@@ -139,23 +227,26 @@ def run_demo(args) -> int:
     if errors:
         raise GrowthflowError(f"DAG import error in {errors[0].get('filename')}: "
                               f"{errors[0].get('stack_trace', '').strip().splitlines()[-1]}")
-    for dag_id in (INGEST_DAG, *ASSET_CHAIN):
-        api.wait_for_dag(dag_id)
-        api.set_paused(dag_id, False)
-    window = _run_window(start, end)
-    api.create_backfill(INGEST_DAG, *window)
-    say(f"backfill of {INGEST_DAG} created for {args.days} delivery dates; following it "
-        f"(watch it live at {url}/dags/{INGEST_DAG})")
-    result = follow_runs(api, INGEST_DAG, window, expected=args.days)
-    chain_states = {}
     for dag_id in ASSET_CHAIN:
-        chain_states[dag_id] = follow_asset_chain(api, dag_id)["state"]
+        # Paused while the backfill loads: the build the last date would trigger is triggered
+        # once, over the whole range, when every date is in.
+        api.wait_for_dag(dag_id)
+        api.set_paused(dag_id, True)
+    stages.done("Airflow start")
 
-    targets = resolve_targets(settings)
-    from growthflow_tools.bi import ADMIN_USER as BI_ADMIN, bring_up
+    ensure_landing(args, settings, api, start)
+    api.set_paused(INGEST_DAG, False)
+    stages.done("raw logs")
+    result = ingest_range(args, api, targets.owner_url, start, end, url)
+    stages.done("ingest")
+    chain_states = build_and_forecast(api, targets.owner_url, start, end)
+    stages.done("build + forecast")
 
-    say("starting the BI server (Superset) on the published marts...")
-    bi = bring_up(settings, targets, say)
+    bi = None
+    if args.bi:
+        say("starting the BI server (Superset) on the published marts...")
+        bi = bring_up(settings, targets, say)
+        stages.done("BI server")
     print()
     print(load_summary(targets.owner_url, start, end))
     print()
@@ -165,6 +256,7 @@ def run_demo(args) -> int:
     print()
     print(forecast_summary(targets.owner_url, settings.artifacts_dir))
     print()
+    stages.done("summary")
     failed = result["states"].get("failed", 0)
     if failed:
         say(f"{failed} run(s) failed: open {url}/dags/{INGEST_DAG} to see which task and why")
@@ -172,15 +264,17 @@ def run_demo(args) -> int:
         if state != "success":
             failed += 1
             say(f"the newest {dag_id} run {state}: open {url}/dags/{dag_id} to see which task and why")
-    say(f"done in {time.monotonic() - began:.0f}s")
+    print(stages.table())
     say(f"Airflow UI: {url}  login: {ADMIN_USER} / {admin_password(settings)}")
-    say(f"BI (Superset): {bi.url}  login: {BI_ADMIN} / {bi.admin_password()}")
-    for title, dashboard_url in bi.dashboard_urls().items():
-        say(f"  {title}: {dashboard_url}")
+    if bi is not None:
+        say(f"BI (Superset): {bi.url}  login: {BI_ADMIN} / {bi.admin_password()}")
+        for title, dashboard_url in bi.dashboard_urls().items():
+            say(f"  {title}: {dashboard_url}")
     say("stop everything with: bin/growthflow down --all")
     if args.stop_after:
         from growthflow_tools.airflow_env import stop_stack
 
         stop_stack(settings)
-        bi.stop()
+        if bi is not None:
+            bi.stop()
     return 1 if failed else 0

@@ -65,3 +65,16 @@ def load_delivery(conninfo: str, source: str, delivery_date: str | dt.date, run_
             "lines_read": result.lines_read, "rows_loaded": result.rows_loaded,
             "rows_quarantined": result.rows_quarantined, "reasons": dict(result.reasons),
             "objects_refused": {f.source_file: f.refusal for f in result.refused}}
+
+
+def loaded_delivery_dates(conninfo: str, start: dt.date, end: dt.date) -> set[dt.date]:
+    """Delivery dates in ``start..end`` whose partitions of every source are loaded."""
+    import psycopg
+
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(
+            """select delivery_date from raw.partition_loads
+               where delivery_date between %(start)s and %(end)s and source = any(%(sources)s)
+               group by delivery_date having count(distinct source) = %(count)s""",
+            {"start": start, "end": end, "sources": list(SOURCES), "count": len(SOURCES)}).fetchall()
+    return {row[0] for row in rows}

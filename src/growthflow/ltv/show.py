@@ -131,3 +131,9 @@ def ranking(frame: pd.DataFrame, horizon: int = 365, top: int = 3) -> str:
     out.append("  bottom:")
     out += [line(r) for r in rows.tail(min(top, max(0, len(rows) - top))).itertuples(index=False)]
     return "\n".join(out)
+
+
+def newest_forecast_date(conninfo: str) -> dt.date | None:
+    """The as-of date of the newest published forecast (None before the first)."""
+    with psycopg.connect(conninfo) as conn:
+        return conn.execute("select max(as_of_date) from ltv.campaign_forecasts").fetchone()[0]

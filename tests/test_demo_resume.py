@@ -1,0 +1,136 @@
+"""The main command resumes: stopped partway and run again, it follows the backfill that is
+still running, leaves the landing zone alone, and ends with the tables an uninterrupted run
+gives; a third run changes nothing.
+
+The real command (`growthflow demo`) against a real Airflow stack (scheduler,
+LocalExecutor, backfill) on a metadata database of its own, without the BI server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from growthflow.config import AIRFLOW_ROLE, load_settings
+from growthflow.localpg import Credentials
+from growthflow.schedule import latest_complete_delivery_date
+from growthflow.warehouse import create_database
+
+from support import dbt, every_table_checksum, load_dates
+
+pytestmark = pytest.mark.airflow
+
+DAYS, USERS, SEED = 4, 250, 11
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def demo_env(database_factory, targets):
+    """Environment for `growthflow demo` on a warehouse, Airflow home and metadata DB of its own."""
+    home = Path(tempfile.mkdtemp(prefix="demo-resume-", dir=load_settings().home))
+    metadata_db = f"gf_airflow_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(targets.admin_conninfo, autocommit=True) as admin:
+        create_database(admin, metadata_db, AIRFLOW_ROLE)
+    password = Credentials.load_or_create(load_settings().credentials_file).airflow_password
+    port = targets.owner_url.rsplit(":", 1)[1].split("/")[0]
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "GROWTHFLOW_")) and k != "AIRFLOW_HOME"}
+    env.update({
+        "GROWTHFLOW_HOME": str(home), "WAREHOUSE_URL": database_factory(),
+        "AIRFLOW_DATABASE_URL": f"postgresql+psycopg2://{AIRFLOW_ROLE}:{password}@127.0.0.1:{port}/{metadata_db}",
+        "GROWTHFLOW_AIRFLOW_PORT": str(_free_port()), "GROWTHFLOW_LTV_METHOD": "map",
+        # A component killed with the command must not hold its tasks for the default 5 minutes.
+        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
+    })
+    yield env
+    subprocess.run([sys.executable, "-m", "growthflow_tools.cli", "down"], env=env, capture_output=True, timeout=120)
+    with psycopg.connect(targets.admin_conninfo, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(metadata_db)))
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _demo(env: dict, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "growthflow_tools.cli", "demo", "--days", str(DAYS), "--daily-new-users", str(USERS),
+           "--seed", str(SEED), "--no-bi"]
+    return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+
+
+def _landed_files(landing: Path) -> dict[str, int]:
+    return {str(p.relative_to(landing)): p.stat().st_mtime_ns for p in landing.rglob("*") if p.is_file()}
+
+
+def test_the_main_command_resumes_after_being_stopped_and_changes_nothing_when_run_again(demo_env, database_factory,
+                                                                                          tmp_path):
+    warehouse, landing = demo_env["WAREHOUSE_URL"], Path(demo_env["GROWTHFLOW_HOME"]) / "landing"
+
+    # 1. Stopped partway: once the backfill has loaded its first partition.
+    first = _demo(demo_env, tmp_path / "first.log")
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and first.poll() is None:
+        with psycopg.connect(warehouse) as conn:
+            if conn.execute("select count(*) from raw.partition_loads").fetchone()[0]:
+                break
+        time.sleep(2)
+    assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
+    first.send_signal(signal.SIGINT)
+    assert first.wait(timeout=60) == 130
+    with psycopg.connect(warehouse) as conn:
+        loaded_when_stopped = conn.execute("select count(*) from raw.partition_loads").fetchone()[0]
+    assert 0 < loaded_when_stopped < DAYS * 4
+    files = _landed_files(landing)
+    assert files and not [name for name in files if name.endswith(".partial")]
+
+    # 2. Run again: the landing zone is left as it is, the running backfill followed to the end.
+    second = _demo(demo_env, tmp_path / "second.log")
+    assert second.wait(timeout=1500) == 0, (tmp_path / "second.log").read_text()[-4000:]
+    output = (tmp_path / "second.log").read_text()
+    assert "left as it is" in output and "generating raw logs" not in output
+    assert "following backfill" in output or "backfill of ingest_raw_logs created" in output
+    assert _landed_files(landing) == files
+    assert "time per stage:" in output
+
+    # 3. The tables equal an uninterrupted load, build and forecast of the same landing zone.
+    reference = _reference(database_factory(), landing, tmp_path)
+    assert every_table_checksum(warehouse) == every_table_checksum(reference)
+
+    # 4. A third run loads, builds and fits nothing.
+    third = _demo(demo_env, tmp_path / "third.log")
+    assert third.wait(timeout=600) == 0, (tmp_path / "third.log").read_text()[-3000:]
+    output = (tmp_path / "third.log").read_text()
+    assert "no backfill" in output and "built and forecast through" in output
+    with psycopg.connect(warehouse) as conn:
+        loads = conn.execute("select count(*) from raw.partition_loads").fetchone()[0]
+    assert loads == DAYS * 4
+
+
+def _reference(url: str, landing: Path, tmp_path: Path) -> str:
+    """The same landing zone loaded, built and forecast straight through, in a fresh database."""
+    from growthflow.ltv.job import run_nightly
+
+    end = latest_complete_delivery_date()
+    dates = [end - dt.timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
+    load_dates(url, landing, dates)
+    dbt(url, tmp_path, "build")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GROWTHFLOW_LTV_METHOD", "map")
+        mp.setenv("GROWTHFLOW_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+        run_nightly(url, end, run_id="reference", progress=lambda line: None)
+    return url
