@@ -29,7 +29,7 @@ A full rebuild: `bin/growthflow dbt build --full-refresh`.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, task
+from airflow.sdk import AssetAll, Param, dag, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 from cosmos.profiles import PostgresUserPasswordProfileMapping
@@ -49,7 +49,7 @@ PROFILE = ProfileConfig(
 
 @dag(
     dag_id="build_warehouse",
-    schedule=RAW_ASSETS["events"] & RAW_ASSETS["payments"] & RAW_ASSETS["ad_spend"] & RAW_ASSETS["campaigns"],
+    schedule=AssetAll(*RAW_ASSETS.values()),  # every source of the landing contract
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -69,20 +69,20 @@ def build_warehouse():
     window = plan_window()
     dbt = DbtTaskGroup(
         group_id="dbt",
-        project_config=ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=MANIFEST),
+        # No dbt packages: nothing to install before a task runs.
+        project_config=ProjectConfig(dbt_project_path=DBT_PROJECT_DIR, manifest_path=MANIFEST, install_dbt_deps=False),
         profile_config=PROFILE,
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             test_behavior=TestBehavior.BUILD,
             # Reconciliation tests span several models: run them once their parents are all built.
             should_detach_multiple_parents_tests=True,
+            # The DAG publishes one `marts` Asset after the checks, not one per model. (This is
+            # RenderConfig's setting: it overrides an `emit_datasets` in operator_args.)
+            emit_datasets=False,
         ),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
-        operator_args={
-            "install_deps": False,
-            "emit_datasets": False,  # the DAG publishes one `marts` Asset instead of one per model
-            "vars": {"window_start": "{{ ti.xcom_pull(task_ids='plan_window') }}"},
-        },
+        operator_args={"vars": {"window_start": "{{ ti.xcom_pull(task_ids='plan_window') }}"}},
         default_args=DEFAULT_ARGS,
     )
 
