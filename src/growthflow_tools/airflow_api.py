@@ -58,7 +58,7 @@ class AirflowAPI:
     def set_paused(self, dag_id: str, paused: bool) -> None:
         self._request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": paused})
 
-    def create_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 4) -> dict:
+    def create_backfill(self, dag_id: str, from_date: str, to_date: str, max_active_runs: int = 8) -> dict:
         """A backfill over the range that creates the runs that do not exist and reruns failed ones;
         runs that succeeded are left alone."""
         return self._request("POST", "/api/v2/backfills", {
