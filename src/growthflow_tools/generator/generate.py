@@ -421,7 +421,7 @@ class Writer:
                 currency = "USD" if c.channel[i] in ("google_ads", "meta", "tiktok") else "KRW"
                 out.writerow([day.isoformat(), c.channel[i], c.campaign_id[i],
                               f"{spend:.2f}" if currency == "USD" else int(spend), currency])
-        meta = {"settings": self.s.to_json(), "landing_root": str(self.root),
+        meta = {"settings": self.s.to_json(),
                 "window_end_utc": iso_utc(np.array([self.sim.window_end]))[0],
                 "horizon_end_utc": iso_utc(np.array([self.sim.horizon_end]))[0]}
         (self.truth / "settings.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -430,14 +430,14 @@ class Writer:
 def already_generated(settings: GeneratorSettings, landing: str | Path, truth: Path,
                       conn_id: str | None = None) -> bool:
     """Whether ``landing`` holds a finished generation with these exact settings: the truth's
-    record of it matches and every partition it wrote has its marker. A rerun then leaves the
+    record of it matches and every partition it wrote is in ``landing`` with its marker. A rerun then leaves the
     landing zone alone instead of rewriting files a load may be reading."""
     record = Path(truth) / "settings.json"
     try:
         meta = json.loads(record.read_text())
     except (OSError, ValueError):
         return False
-    if meta.get("settings") != settings.to_json() or meta.get("landing_root") != str(landing):
+    if meta.get("settings") != settings.to_json():
         return False
     days = [settings.start + dt.timedelta(days=i) for i in range(settings.days)]
     return all(partition_ready(landing, source, day, conn_id)
