@@ -48,11 +48,11 @@ weekly = to_time_unit(frame, 1.0).assign(monetary_value=lambda d: d["monetary_va
 out = {{}}
 started = time.perf_counter()
 if cfg["kind"] == "peer":
-    from models_ltv.peer import _fit_campaign
+    from models_ltv.peer import fit_campaign
     estimates = {{}}
     for name, rows in weekly.groupby("group", sort=True):
         rows = rows.assign(customer_id=np.arange(len(rows)))
-        purchases, _ = _fit_campaign(rows, cfg["method"], cfg["seed"], cfg["draws"])
+        purchases, _ = fit_campaign(rows, cfg["method"], cfg["seed"], cfg["draws"])
         post = purchases.fit_result
         estimates[name] = {{k: float(post[k].mean()) for k in ("r", "alpha", "a", "b")}}
     out["rows"] = len(weekly)

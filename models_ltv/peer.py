@@ -22,7 +22,7 @@ def _expand(customers: pd.DataFrame) -> pd.DataFrame:
     return rows.assign(customer_id=np.arange(len(rows)))
 
 
-def _fit_campaign(rows: pd.DataFrame, method: str, seed: int, draws: int):
+def fit_campaign(rows: pd.DataFrame, method: str, seed: int, draws: int):
     from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
 
     sampler = {"draws": draws, "tune": draws, "chains": 2, "cores": 1, "nuts_sampler": "nutpie"}
@@ -60,7 +60,7 @@ def peer_forecast(inputs: ForecastInput, horizons=HORIZONS_DAYS, method: str = "
     for name, campaign in customers.groupby(customers["group"].astype(str), sort=True):
         campaign = campaign.assign(customer_id=np.arange(len(campaign)))
         try:
-            purchases, spend = _fit_campaign(campaign, method, seed, draws)
+            purchases, spend = fit_campaign(campaign, method, seed, draws)
         except Exception as exc:  # a stock fit can fail on a tiny campaign: no forecast, said so
             progress(f"peer fit of {name} failed ({type(exc).__name__}); no peer forecast for it")
             continue

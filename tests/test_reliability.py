@@ -30,7 +30,7 @@ from growthflow.landing import SOURCES, delivered_dates
 from growthflow.localpg import Credentials, LocalCluster
 from growthflow.ltv.writer import publish
 from growthflow.migrate import migrate
-from growthflow.warehouse import _url, bootstrap_roles_and_databases
+from growthflow.warehouse import bootstrap_roles_and_databases, postgres_url
 
 from conftest import DEFECTIVE
 from support import airflow_dags_test, asset_events_of_latest_run, dbt, every_table_checksum, load_dates
@@ -171,7 +171,7 @@ def own_warehouse_server():
     cluster.start()
     creds = Credentials.load_or_create(settings.credentials_file)
     bootstrap_roles_and_databases(cluster.admin_conninfo(), creds)
-    url = _url(OWNER_ROLE, creds.owner_password, "127.0.0.1", settings.pg_port, WAREHOUSE_DATABASE)
+    url = postgres_url(OWNER_ROLE, creds.owner_password, "127.0.0.1", settings.pg_port, WAREHOUSE_DATABASE)
     migrate(url)
     yield cluster, url
     cluster.stop()

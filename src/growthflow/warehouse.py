@@ -37,7 +37,7 @@ class Targets:
     local: bool  #: True when growthflow runs the server itself
 
 
-def _url(user: str, password: str, host: str, port: int, dbname: str, driver: str = "postgresql") -> str:
+def postgres_url(user: str, password: str, host: str, port: int, dbname: str, driver: str = "postgresql") -> str:
     return f"{driver}://{quote(user)}:{quote(password, safe='')}@{host}:{port}/{dbname}"
 
 
@@ -52,10 +52,10 @@ def resolve_targets(settings: Settings) -> Targets:
     cluster = LocalCluster(settings)
     host, port = "127.0.0.1", settings.pg_port
     return Targets(
-        owner_url=_url(OWNER_ROLE, creds.owner_password, host, port, WAREHOUSE_DATABASE),
-        bi_url=_url(BI_ROLE, creds.bi_password, host, port, WAREHOUSE_DATABASE),
+        owner_url=postgres_url(OWNER_ROLE, creds.owner_password, host, port, WAREHOUSE_DATABASE),
+        bi_url=postgres_url(BI_ROLE, creds.bi_password, host, port, WAREHOUSE_DATABASE),
         airflow_url=settings.airflow_database_url
-        or _url(AIRFLOW_ROLE, creds.airflow_password, host, port, AIRFLOW_DATABASE, "postgresql+psycopg2"),
+        or postgres_url(AIRFLOW_ROLE, creds.airflow_password, host, port, AIRFLOW_DATABASE, "postgresql+psycopg2"),
         admin_conninfo=cluster.admin_conninfo(),
         local=True,
     )
@@ -67,7 +67,7 @@ def _bi_login(owner_url: str) -> str | None:
     if not password or "://" not in owner_url:
         return None
     parts = urlsplit(owner_url)
-    return _url(BI_ROLE, password, parts.hostname or "localhost", parts.port or 5432, parts.path.lstrip("/"))
+    return postgres_url(BI_ROLE, password, parts.hostname or "localhost", parts.port or 5432, parts.path.lstrip("/"))
 
 
 def _sibling_database(url: str, dbname: str) -> str:
