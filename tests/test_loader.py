@@ -207,3 +207,16 @@ def test_database_constraint_rejects_unbalanced_audit(warehouse):
         conn.execute("INSERT INTO raw.load_audit (source, delivery_date, source_file, load_id, file_bytes,"
                      " file_sha256, lines_read, rows_loaded, rows_quarantined) VALUES"
                      " ('events', '2026-01-01', 'x', gen_random_uuid(), 1, 'x', 10, 5, 4)")
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("late/events-0000-001.jsonl.gz", "nested_object"),
+    ("events-0000-001.jsonl.zst", "unknown_compression"),
+    ("events.jsonl.gz", "name_not_allowed"),
+    ("events-0000-001.jsonl.gz", None),
+])
+def test_every_refusal_reason_has_its_explanation_beside_it(name, reason):
+    from growthflow.landing import REFUSALS, refusal_reason
+
+    assert refusal_reason("events", name) == reason
+    assert reason is None or REFUSALS[reason]

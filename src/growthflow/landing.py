@@ -159,6 +159,16 @@ class LandedObject:
         return self.name.endswith(".gz")
 
 
+#: Why the contract refuses an object whole, by reason (what the load audit's refusal_detail says).
+#: A load adds ``unreadable`` (the store would not give the object) with the error itself.
+REFUSALS = {
+    "nested_object": "objects belong directly in the partition folder, not in a sub-folder",
+    "name_not_allowed": "the raw-log contract does not allow this name for this source",
+    "unknown_compression": "a compression the loader does not read; the contract allows gzip (.jsonl.gz) "
+                           "and plain CSV",
+}
+
+
 def refusal_reason(source: str, name: str) -> str | None:
     """Why an object named ``name`` (relative to its partition) cannot be loaded as ``source``, or None."""
     if "/" in name:
@@ -243,14 +253,32 @@ def _store_call(path, call):
         raise
 
 
+#: Error codes of the S3 API (botocore's ClientError) that mean "fix the settings", not "try later".
+_ACCESS_DENIED = {"AccessDenied", "Forbidden", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+                  "ExpiredToken", "InvalidToken"}
+_NO_BUCKET = {"NoSuchBucket"}
+
+
+def _store_error_code(exc: BaseException) -> str | None:
+    """The S3 error code behind an fsspec error: s3fs raises OSError subclasses from botocore's
+    ClientError, which stays in the exception chain."""
+    seen = 0
+    while exc is not None and seen < 5:
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code"):
+            return str(response["Error"]["Code"])
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
 def _store_error(path, exc: Exception) -> Exception:
     where = str(path)
     detail = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-    if isinstance(exc, PermissionError) or "AccessDenied" in detail or "Forbidden" in detail \
-            or "InvalidAccessKeyId" in detail or "SignatureDoesNotMatch" in detail:
+    code = _store_error_code(exc)
+    if code in _ACCESS_DENIED or (code is None and isinstance(exc, PermissionError)):
         return ConfigError(f"landing zone {where}: access denied ({detail}); check the credentials of "
                            "GROWTHFLOW_LANDING_CONN_ID or the AWS_* variables, and that they may list and read it")
-    if "NoSuchBucket" in detail or (isinstance(exc, FileNotFoundError) and "bucket" in detail.lower()):
+    if code in _NO_BUCKET:
         return ConfigError(f"landing zone {where}: the bucket does not exist ({detail}); "
                            "check GROWTHFLOW_LANDING_ROOT")
     return ServiceUnavailable(f"landing zone {where}: {detail}; check GROWTHFLOW_LANDING_ROOT and that the "

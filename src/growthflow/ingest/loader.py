@@ -30,7 +30,7 @@ from growthflow.errors import BadInput, ServiceUnavailable
 from growthflow.ingest.reader import Break, Tally, Undecodable, iter_lines
 from growthflow.ingest.records import JSON_SOURCES
 from growthflow.ingest.validate import CsvLineValidator, JsonLineValidator
-from growthflow.landing import SOURCES, LandedObject, partition_dir, partition_objects, partition_ready
+from growthflow.landing import REFUSALS, SOURCES, LandedObject, partition_dir, partition_objects, partition_ready
 from growthflow.warehouse import connect
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ def _load_object(cursor, partition: sql.Composable, source: str, delivery_date: 
     """Stream one object into the partition and the quarantine; refuse it if it cannot be opened."""
     result = FileLoad(source_file=obj.name, file_bytes=obj.size, object_url=obj.url, object_version=obj.version)
     if obj.refusal:
-        result.refusal, result.refusal_detail = obj.refusal, _REFUSAL_DETAIL[obj.refusal]
+        result.refusal, result.refusal_detail = obj.refusal, REFUSALS[obj.refusal]
         return result
     try:
         stream = obj.open()
@@ -172,14 +172,6 @@ def _load_object(cursor, partition: sql.Composable, source: str, delivery_date: 
                                      "the load was rolled back, rerun it") from None
     result.file_bytes, result.file_sha256 = tally.bytes, tally.sha256
     return result
-
-
-_REFUSAL_DETAIL = {
-    "nested_object": "objects belong directly in the partition folder, not in a sub-folder",
-    "name_not_allowed": "the raw-log contract does not allow this name for this source",
-    "unknown_compression": "a compression the loader does not read; the contract allows gzip (.jsonl.gz) "
-                           "and plain CSV",
-}
 
 
 def _copy_lines(cursor, partition: sql.Composable, source: str, delivery_date: dt.date, stream, obj: LandedObject,
