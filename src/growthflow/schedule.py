@@ -52,10 +52,12 @@ def latest_complete_delivery_date(now: dt.datetime | None = None) -> dt.date:
     return trigger_day - dt.timedelta(days=1)
 
 
-def run_logical_date(delivery_date: dt.date) -> dt.datetime:
-    """The logical date (UTC) of the scheduled run that loads ``delivery_date``."""
-    return dt.datetime.combine(delivery_date + dt.timedelta(days=1), dt.time(ingest_trigger_utc_hour()),
-                               tzinfo=dt.timezone.utc)
+def run_window(first_delivery: dt.date, last_delivery: dt.date) -> tuple[str, str]:
+    """Logical dates (UTC, ISO 8601) bracketing the ingest runs that load ``first_delivery`` to
+    ``last_delivery``: the run of delivery date D is due on the UTC day D+1."""
+    first = dt.datetime.combine(first_delivery + dt.timedelta(days=1), dt.time(0), tzinfo=dt.timezone.utc)
+    last = dt.datetime.combine(last_delivery + dt.timedelta(days=1), dt.time(23, 59), tzinfo=dt.timezone.utc)
+    return first.isoformat(), last.isoformat()
 
 
 def parse_date(value: str | dt.date, what: str = "date") -> dt.date:

@@ -10,22 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-import pendulum
 
 from growthflow.errors import GrowthflowError
-from growthflow.schedule import latest_complete_delivery_date
+from growthflow.schedule import latest_complete_delivery_date, run_window
 from growthflow_tools.services import say
 
 INGEST_DAG = "ingest_raw_logs"
 #: DAGs downstream of ingest, in data-flow order; each runs when its input Assets update.
 ASSET_CHAIN = ("build_warehouse", "forecast_ltv")
-
-
-def _run_window(start: dt.date, end: dt.date) -> tuple[str, str]:
-    """Logical dates of the ingest runs that process delivery dates start..end."""
-    first = pendulum.datetime(start.year, start.month, start.day, tz="UTC").add(days=1)
-    last = pendulum.datetime(end.year, end.month, end.day, tz="UTC").add(days=1, hours=23, minutes=59)
-    return first.to_iso8601_string(), last.to_iso8601_string()
 
 
 def follow_runs(api, dag_id: str, window: tuple[str, str], expected: int, timeout: float = 3600) -> dict:
@@ -166,7 +158,7 @@ def ingest_range(args, api, conninfo: str, start: dt.date, end: dt.date, url: st
     backfill the dates not loaded yet (runs that succeeded are not repeated)."""
     from growthflow.ingest.tasks import loaded_delivery_dates
 
-    window = _run_window(start, end)
+    window = run_window(start, end)
     running = api.running_backfill(INGEST_DAG)
     if running:
         say(f"following backfill {running['id']} of {INGEST_DAG}, still running from an earlier start")
@@ -176,7 +168,7 @@ def ingest_range(args, api, conninfo: str, start: dt.date, end: dt.date, url: st
         if not missing:
             say(f"all {args.days} delivery dates are loaded already: no backfill")
             return {"states": {}}
-        api.create_backfill(INGEST_DAG, *_run_window(missing[0], end))
+        api.create_backfill(INGEST_DAG, *run_window(missing[0], end))
         say(f"backfill of {INGEST_DAG} created for {len(missing)} delivery date(s) from {missing[0]}; following it "
             f"(watch it live at {url}/dags/{INGEST_DAG})")
     return follow_runs(api, INGEST_DAG, window, expected=args.days)

@@ -10,11 +10,6 @@ from growthflow.landing import SOURCES, partition_dir, partition_ready
 from growthflow.schedule import parse_date
 
 
-def parse_delivery_date(value: str | dt.date) -> dt.date:
-    """A delivery date from a param or XCom; anything but YYYY-MM-DD is refused before SQL or paths."""
-    return parse_date(value, "delivery date")
-
-
 def newest_loaded_delivery(conninfo: str) -> dt.date | None:
     """The newest delivery date any load has completed (None before the first load)."""
     import psycopg
@@ -57,7 +52,7 @@ def missing_partitions(delivery_date: dt.date) -> list[str]:
 def load_delivery(conninfo: str, source: str, delivery_date: str | dt.date, run_id: str | None = None) -> dict:
     """Load one source's partition and return its counts (kept as the task's XCom)."""
     settings = load_settings()
-    day = parse_delivery_date(delivery_date)
+    day = parse_date(delivery_date, "delivery date")
     result = load_partition(conninfo, source, day, settings.landing_root, run_id=run_id,
                             max_line_bytes=settings.max_line_bytes, conn_id=settings.landing_conn_id)
     print(result.summary())
