@@ -8,7 +8,8 @@ memory is its own):
 - per-customer: the same model on one row per customer;
 - peer: pymc-marketing's stock BetaGeoModel + GammaGammaModel per campaign, no pooling.
 
-For each: seconds, peak RSS, rows, diagnostics, and accuracy against the true
+For each: seconds, peak RSS, rows, mean tree depth and gradient evaluations (tuning
+included), diagnostics with the bulk ESS per second, and accuracy against the true
 parameters (median relative error of the campaign-level r, alpha, a, b; and for NUTS
 the share of true values inside the 90% intervals). Weighted and per-customer NUTS
 fits of the same data are compared draw for draw: the largest difference of posterior
@@ -155,22 +156,25 @@ def main() -> int:
     args = parser.parse_args()
 
     rows, results = [], {}
-    header = ("users", "configuration", "method", "rows", "seconds", "peak MiB", "R-hat", "ESS", "div",
-              "param err", "90% cover")
+    header = ("users", "configuration", "method", "rows", "seconds", "peak MiB", "depth", "grad evals", "R-hat",
+              "ESS", "ESS/s", "div", "param err", "90% cover")
     for item in args.plan:
         cfg = {**parse(item), "campaigns": args.campaigns, "seed": args.seed}
         print(f"... {item}", flush=True)
         res = results[item] = run(cfg)
         users, kind, method, draws = cfg["users"], cfg["kind"], cfg["method"], cfg["draws"]
         if "error" in res:
-            rows.append((f"{users:,}", kind, method, "-", f"{res['wall']:.0f}", "-", "-", "-", "-", "failed",
-                         res["error"][:40]))
+            rows.append((f"{users:,}", kind, method, "-", f"{res['wall']:.0f}", "-", "-", "-", "-", "-", "-", "-",
+                         "failed", res["error"][:40]))
         else:
             diag = res.get("diagnostics", {})
             rows.append((f"{users:,}", kind, f"{method} {draws}" if method == "nuts" else method,
                          f"{res['rows']:,}", f"{res['seconds']:.0f}", f"{res['peak_mib']:.0f}",
+                         f"{diag['mean_tree_depth']:.1f}" if "mean_tree_depth" in diag else "-",
+                         f"{diag['gradient_evaluations']:,}" if "gradient_evaluations" in diag else "-",
                          f"{diag['max_rhat']:.3f}" if "max_rhat" in diag else "-",
                          f"{diag['min_ess_bulk']:.0f}" if "min_ess_bulk" in diag else "-",
+                         f"{diag['ess_bulk_per_second']:.1f}" if "ess_bulk_per_second" in diag else "-",
                          str(diag.get("divergences", "-")), f"{res['median_rel_error']:.1%}",
                          f"{res['coverage_90']:.0%}" if "coverage_90" in res else "-"))
         print(table(rows[-1:], header), flush=True)
