@@ -70,7 +70,10 @@ def demo_env(database_factory, targets):
 def _demo(env: dict, log: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "growthflow_tools.cli", "demo", "--days", str(DAYS), "--daily-new-users", str(USERS),
            "--seed", str(SEED), "--no-bi"]
-    return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
+    # The test stops it as Ctrl-C would. A shell starts background jobs with SIGINT ignored, and
+    # a child inherits that: restore the default so the test does not depend on how it was launched.
+    return subprocess.Popen(cmd, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _landed_files(landing: Path) -> dict[str, int]:
