@@ -20,7 +20,8 @@ means in units of their Monte Carlo standard error.
 The default plan runs NUTS at 100k (4 chains; 500 draws for convergence, 150 draws for
 the weighted / per-customer comparison) and the MAP fallback and the peer at both sizes:
 NUTS at 1M does not fit the 30-minute target on 2 cores (about 35 minutes for
-100k customers' weighted rows at 500 draws). Takes about 1.5 hours.
+100k customers' weighted rows at 500 draws with model hbgnbd-gg-1; hbgnbd-gg-2 at target accept
+0.98 had not finished after 32 minutes). Takes about 1.5 hours.
 """
 
 from __future__ import annotations
