@@ -42,7 +42,10 @@ def login(driver, url: str, username: str, password: str) -> None:
     driver.get(f"{url}/login/")
     WebDriverWait(driver, 30).until(ec.presence_of_element_located((By.ID, "username"))).send_keys(username)
     driver.find_element(By.ID, "password").send_keys(password + Keys.ENTER)
-    WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)
+    # The first login after a start can wait on the server's first requests (a loaded 2-core
+    # machine took more than 30 s once): the same patience as a dashboard's charts.
+    WebDriverWait(driver, 90).until(lambda d: "/login" not in d.current_url,
+                                    message=f"still on the login page of {url} after 90 s")
 
 
 @dataclass
