@@ -44,32 +44,29 @@ def gamma_gamma_logp(p, q, v, x, mean_value):
 
 @dataclass(frozen=True)
 class Levels:
-    """Which pooling levels the data identify."""
+    """Which pooling levels the data identify: a level with a single member is dropped."""
 
-    channel: bool  #: more than one channel, and more campaigns than channels
-    campaign: bool  #: more than one campaign
+    channel: bool  #: offsets per channel: more than one channel
+    campaign: bool  #: offsets per campaign inside its channel: more campaigns than channels
 
     @classmethod
     def of(cls, data: Encoded) -> "Levels":
         campaigns, channels = len(data.groups), len(data.parents)
-        return cls(channel=channels > 1 and campaigns > channels, campaign=campaigns > 1)
+        return cls(channel=channels > 1, campaign=campaigns > channels)
 
 
 def _pooled(name: str, centre: float, spread: float, data: Encoded, levels: Levels):
     """One value per campaign on an unconstrained scale: population mean + channel and
-    campaign offsets (non-centred). With one channel per campaign the channel offset
-    plays the campaign's part."""
-    value = pm.Normal(f"{name}_mu", centre, spread)
-    if levels.channel or (levels.campaign and len(data.parents) == len(data.groups)):
+    campaign offsets (non-centred)."""
+    value = pm.Normal(f"{name}_mu", centre, spread) + pt.zeros(len(data.groups))
+    if levels.channel:
         sd_channel = pm.Gamma(f"{name}_sd_channel", 2.0, 4.0)
         z_channel = pm.Normal(f"{name}_z_channel", 0.0, 1.0, dims="channel")
         value = value + sd_channel * z_channel[data.group_parent]
-    if levels.channel:
+    if levels.campaign:
         sd_campaign = pm.Gamma(f"{name}_sd_campaign", 2.0, 4.0)
         z_campaign = pm.Normal(f"{name}_z_campaign", 0.0, 1.0, dims="campaign")
         value = value + sd_campaign * z_campaign
-    elif not levels.campaign:
-        value = pt.zeros(len(data.groups)) + value
     return value
 
 
