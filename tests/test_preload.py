@@ -42,3 +42,7 @@ def test_airflow_runs_through_the_preload_with_the_modules_loaded():
     assert lines[0] == "gx"
     import airflow
     assert lines[-1] == airflow.__version__
+
+
+def test_every_default_preload_module_imports():
+    assert preload(DEFAULT_PRELOAD) == []

@@ -207,3 +207,29 @@ def test_a_bad_suite_file_is_a_one_line_config_error(tmp_path, mutation, message
     broken.write_text(source.read_text().replace(*mutation, 1))
     with pytest.raises(ConfigError, match=message):
         parse_suite_file(broken)
+
+
+def test_data_docs_views_compile_each_template_once(tmp_path, monkeypatch):
+    """GX makes a new Jinja environment per Data Docs page; with the shared cache a second one compiles nothing."""
+    import jinja2
+    from great_expectations.render.view.view import DefaultJinjaView
+
+    from growthflow.quality import templates
+
+    templates.share_compiled_templates()
+    monkeypatch.setattr(templates, "_CACHE", jinja2.FileSystemBytecodeCache(str(tmp_path)))
+    compiled: list[str] = []
+    real_compile = jinja2.Environment.compile
+
+    def counting_compile(self, source, name=None, *args, **kwargs):
+        compiled.append(name)
+        return real_compile(self, source, name, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting_compile)
+    DefaultJinjaView().env.get_template("page.j2")
+    assert compiled == ["page.j2"]
+    second = DefaultJinjaView()
+    assert second.env.bytecode_cache is templates._CACHE
+    second.env.get_template("page.j2")
+    assert compiled == ["page.j2"], "the second view compiled the template again"
+    assert [p.name for p in tmp_path.iterdir()], "nothing was written to the bytecode cache"

@@ -33,7 +33,10 @@ AIRFLOW_ROLE = "airflow"
 #: a setting never imports PyMC).
 LTV_METHODS = ("nuts", "map")
 #: What the scheduler imports before it forks task processes (see ``growthflow.preload``).
-DEFAULT_PRELOAD = ("psycopg", "great_expectations", "dbt.cli.main", "dbt.adapters.postgres", "cosmos")
+DEFAULT_PRELOAD = ("psycopg", "great_expectations", "dbt.cli.main", "dbt.adapters.postgres", "cosmos",
+                   # what every task process imports when it loads its DAG file and runs its task
+                   "airflow.sdk", "growthflow.assets", "growthflow.airflow_support", "growthflow.ingest.tasks",
+                   "growthflow.quality.checks")
 
 
 def _int_env(name: str, default: int, minimum: int | None = None) -> int:

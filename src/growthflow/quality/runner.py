@@ -26,6 +26,7 @@ import psycopg
 from growthflow.errors import ConfigError
 from growthflow.quality.parameters import parameter_names, project_parameters
 from growthflow.quality.suites import CheckSpec, SuiteSpec
+from growthflow.quality.templates import share_compiled_templates
 
 SAMPLE_COUNT = 3
 DOCS_SITE = "growthflow"  # the ephemeral context already owns a site named local_site
@@ -158,6 +159,7 @@ class QualityRun:
         self.docs_dir = docs_dir
         self.conninfo = conninfo
         if docs_dir is not None:
+            share_compiled_templates()
             docs_dir.mkdir(parents=True, exist_ok=True)
             self.context.add_data_docs_site(site_name=DOCS_SITE, site_config={
                 "class_name": "SiteBuilder",

@@ -19,6 +19,8 @@ from growthflow.config import PROJECT_ROOT
 from growthflow.errors import ConfigError
 from growthflow.landing import SOURCES
 
+#: libyaml's safe loader when PyYAML has it: every check parses all suite files, 6x faster than pure Python.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 LAYERS = ("raw", "staging", "core", "marts")
 SCOPES = ("delivery", "window", "table")
@@ -83,7 +85,7 @@ def _check(raw: dict, where: str, default_samples: tuple[str, ...] = ()) -> Chec
 def parse_suite_file(path: Path) -> list[SuiteSpec]:
     """One YAML file -> one suite, or one per source (``for_each_source``, with per-source overrides)."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path.name}: not valid YAML ({exc.__class__.__name__}); fix the file") from exc
     where = f"expectations/{path.name}"
