@@ -108,6 +108,14 @@ class SupersetServer:
         return env
 
     # -- install and migrate ---------------------------------------------------------
+    #: Niceness for the install and migration commands: the main command prepares Superset
+    #: while the pipeline runs, on CPU the pipeline leaves idle (0: normal priority).
+    niceness: int = 0
+
+    def _nice_prefix(self) -> list[str]:
+        nice = shutil.which("nice") if self.niceness else None
+        return [nice, "-n", str(self.niceness)] if nice else []
+
     def ensure_environment(self) -> bool:
         """Install Superset's locked environment (``bi/uv.lock``); True when it ran ``uv sync``."""
         stamp = self.venv / ".growthflow-lock"
@@ -116,7 +124,8 @@ class SupersetServer:
             return False
         uv = shutil.which("uv") or str(Path.home() / ".local" / "bin" / "uv")
         python = self.settings.python or sys.executable
-        result = subprocess.run([uv, "sync", "--frozen", "--quiet", "--project", str(BI_ROOT), "--python", python],
+        result = subprocess.run([*self._nice_prefix(), uv, "sync", "--frozen", "--quiet", "--project", str(BI_ROOT),
+                                 "--python", python],
                                 capture_output=True, text=True)
         if result.returncode != 0:
             tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -142,7 +151,7 @@ class SupersetServer:
                     sql.Identifier(self.metadata_database)))
 
     def _superset(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        result = subprocess.run([str(self.venv / "bin" / "superset"), *args], env=self.environment(),
+        result = subprocess.run([*self._nice_prefix(), str(self.venv / "bin" / "superset"), *args], env=self.environment(),
                                 capture_output=True, text=True, cwd=self.state)
         if check and result.returncode != 0:
             log = self.state / "setup.log"
@@ -306,14 +315,22 @@ def ensure_headless_browser(say=lambda message: None) -> None:
             raise ServiceUnavailable(f"`{' '.join(command)}` failed: {tail[0]}")
 
 
-def bring_up(settings: Settings, targets: Targets, say=lambda message: None) -> SupersetServer:
-    """Everything `bi up` does: install, migrate, start, import the assets; say what happened."""
-    started = time.monotonic()
-    server = SupersetServer(settings, targets)
+def prepare(server: SupersetServer, say=lambda message: None) -> None:
+    """Install Superset's environment, create its metadata database and migrate it (no server yet)."""
     if server.ensure_environment():
         say("installed Superset's environment (bi/uv.lock)")
     server.ensure_metadata_database()
     server.migrate(progress=say)
+
+
+def bring_up(settings: Settings, targets: Targets, say=lambda message: None,
+             server: SupersetServer | None = None) -> SupersetServer:
+    """Everything `bi up` does: install, migrate, start, import the assets; say what happened.
+    With a ``server`` already prepared (``prepare``), what is left: start and import."""
+    started = time.monotonic()
+    if server is None:
+        server = SupersetServer(settings, targets)
+        prepare(server, say)
     if server.start():
         say(f"started Superset on {server.url}")
     counts = server.import_assets()
