@@ -45,10 +45,15 @@ def prepared_airflow_env():
     settings = load_settings()
     targets, _ = ensure_warehouse(quiet=True)
     env = airflow_environment(settings, targets)
-    if migrate_metadata(settings, env):
-        say("migrated the Airflow metadata database")
+    from concurrent.futures import ThreadPoolExecutor
+
     from growthflow.dbt_runner import ensure_manifest
 
-    if ensure_manifest(targets.owner_url):
-        say("built the dbt manifest the warehouse DAG is rendered from")
+    # Two independent processes (dbt parse, airflow db migrate): run them side by side.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        manifest = pool.submit(ensure_manifest, targets.owner_url)
+        if migrate_metadata(settings, env):
+            say("migrated the Airflow metadata database")
+        if manifest.result():
+            say("built the dbt manifest the warehouse DAG is rendered from")
     return settings, env
