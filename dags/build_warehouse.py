@@ -37,7 +37,7 @@ from cosmos.profiles import PostgresUserPasswordProfileMapping
 from growthflow.airflow_support import DEFAULT_ARGS, plan_build_window, quality_gate
 from growthflow.assets import MARTS_ASSET, RAW_ASSETS
 from growthflow.connections import WAREHOUSE_CONN_ID, warehouse_conninfo
-from growthflow.dbt_runner import DBT_PROJECT_DIR, MANIFEST
+from growthflow.dbt_runner import DBT_PROJECT_DIR, MANIFEST, WINDOW_START_ENV
 from growthflow.schedule import START_DATE
 
 PROFILE = ProfileConfig(
@@ -82,7 +82,8 @@ def build_warehouse():
             emit_datasets=False,
         ),
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
-        operator_args={"vars": {"window_start": "{{ ti.xcom_pull(task_ids='plan_window') }}"}},
+        # The window as an environment variable, not a dbt var, so that dbt keeps partial parsing.
+        operator_args={"env": {WINDOW_START_ENV: "{{ ti.xcom_pull(task_ids='plan_window') or '' }}"}},
         default_args=DEFAULT_ARGS,
     )
 

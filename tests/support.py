@@ -83,8 +83,8 @@ def decode_object(blob: bytes, gzipped: bool) -> Decoded:
     return Decoded(lines, cut, undecodable, complete_last)
 
 
-def dbt(url: str, tmp: Path, *args: str) -> str:
-    result = run_dbt(url, *args, capture=True, target_path=tmp / "dbt-target")
+def dbt(url: str, tmp: Path, *args: str, window_start: str | None = None) -> str:
+    result = run_dbt(url, *args, capture=True, target_path=tmp / "dbt-target", window_start=window_start)
     assert result.returncode == 0, result.stdout[-4000:]
     return result.stdout
 

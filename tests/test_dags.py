@@ -89,6 +89,16 @@ def test_dbt_tasks_install_no_packages_and_emit_no_per_model_assets(dagbag):
     assert not [task.task_id for task in dbt_tasks if task.emit_datasets or task.install_deps or task.outlets]
 
 
+def test_dbt_tasks_get_the_window_as_an_environment_variable_not_a_var(dagbag):
+    """A dbt var that changes each run would make every model task parse the whole project again."""
+    from growthflow.dbt_runner import WINDOW_START_ENV
+
+    dbt_tasks = [task for task in dagbag.dags["build_warehouse"].tasks if task.task_id.startswith("dbt.")]
+    assert {task.env.get(WINDOW_START_ENV) for task in dbt_tasks} == {
+        "{{ ti.xcom_pull(task_ids='plan_window') or '' }}"}
+    assert not [task.task_id for task in dbt_tasks if task.vars]
+
+
 def test_dag_files_only_wire_tasks():
     """Logic lives in src/growthflow; a DAG file stays short and imports no database driver."""
     for path in (PROJECT_ROOT / "dags").glob("*.py"):

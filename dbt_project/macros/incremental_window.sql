@@ -2,17 +2,27 @@
   Incremental processing by delivery date.
 
   A run reprocesses every delivery date from its window start on: the
-  `window_start` var when given (the warehouse DAG passes the earliest delivery
-  date that its triggering ingest runs loaded), else the newest delivery date
-  already built minus `lookback_days`. The window start is read once, when the
+  `window_start` var or the GROWTHFLOW_DBT_WINDOW_START environment variable when
+  given (the warehouse DAG passes the earliest delivery date that its triggering
+  ingest runs loaded), else the newest delivery date already built minus
+  `lookback_days`. The window start is read once, when the
   model compiles, so the pre-hook's delete and the model's select agree.
   Rows of the window are deleted and rebuilt in the model's transaction, which
   makes a rerun or a late file give the same rows as a full refresh.
 -#}
+{#- The window start given to this run, as text ('' when none): the `window_start` var
+    (`dbt build --vars`), else GROWTHFLOW_DBT_WINDOW_START, which the warehouse DAG sets.
+    Why an environment variable there: a var that differs from the last run's makes dbt
+    parse the whole project again in every task, while a changed environment variable
+    re-parses only the files that read it. -#}
+{% macro window_start_value() -%}
+    {{- var('window_start', none) or env_var('GROWTHFLOW_DBT_WINDOW_START', '') -}}
+{%- endmacro %}
+
 {% macro window_start(column='delivery_date', relation=none) -%}
     {%- set relation = relation or this -%}
-    {%- if var('window_start', none) -%}
-        date '{{ var("window_start") }}'
+    {%- if window_start_value() -%}
+        date '{{ window_start_value() }}'
     {%- elif execute -%}
         {%- set query -%}
             select coalesce(max({{ column }}), date '0001-01-01') - {{ var('lookback_days') | int }} from {{ relation }}

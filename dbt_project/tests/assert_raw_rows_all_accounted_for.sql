@@ -2,7 +2,7 @@
 -- A daily run checks the delivery dates it rebuilt; a full build checks them all. Only
 -- loads present on both sides are compared: a partition (re)loaded while the build
 -- ran is the next build's work.
-{% set since = "delivery_date >= '" ~ (var('window_start') or '0001-01-01') ~ "'" %}
+{% set since = "delivery_date >= '" ~ (window_start_value() or '0001-01-01') ~ "'" %}
 {% set sources = ['events', 'payments', 'ad_spend'] %}
 
 with

@@ -18,6 +18,11 @@ from growthflow.errors import ConfigError
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 MANIFEST = DBT_PROJECT_DIR / "target" / "manifest.json"
+#: How the warehouse DAG hands dbt the window's first delivery date (read by the
+#: ``window_start_value`` macro). An environment variable, not a ``--vars`` value: dbt parses
+#: the whole project again when the vars differ from the last run's, but re-parses only
+#: the files that read an environment variable whose value changed.
+WINDOW_START_ENV = "GROWTHFLOW_DBT_WINDOW_START"
 
 
 def dbt_env(conninfo: str) -> dict[str, str]:
@@ -36,10 +41,13 @@ def dbt_env(conninfo: str) -> dict[str, str]:
     }
 
 
-def run_dbt(conninfo: str, *args: str, capture: bool = False,
-            target_path: Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``dbt ARGS`` in the project against ``conninfo`` (a separate process, like cosmos)."""
+def run_dbt(conninfo: str, *args: str, capture: bool = False, target_path: Path | None = None,
+            window_start: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``dbt ARGS`` in the project against ``conninfo`` (a separate process, like cosmos);
+    ``window_start`` is passed the way the warehouse DAG passes it."""
     env = {**os.environ, **dbt_env(conninfo)}
+    if window_start is not None:
+        env[WINDOW_START_ENV] = window_start
     cmd = [str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_PROJECT_DIR),
            "--profiles-dir", str(DBT_PROJECT_DIR)]
     if target_path is not None:
