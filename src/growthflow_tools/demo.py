@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from concurrent.futures import Future
 
 
 from growthflow.errors import GrowthflowError
@@ -195,42 +196,28 @@ def build_and_forecast(api, conninfo: str, start: dt.date, end: dt.date) -> dict
     return {dag_id: follow_asset_chain(api, dag_id)["state"] for dag_id in ASSET_CHAIN}
 
 
-class InBackground:
-    """Run a function in a daemon thread; ``result()`` waits for it and re-raises what it raised.
-    (A daemon thread: a demo that fails or is interrupted exits without waiting for it.)"""
-
-    def __init__(self, function, *args):
-        self._outcome: dict = {}
-        self._thread = threading.Thread(target=self._run, args=(function, *args), daemon=True)
-        self._thread.start()
-
-    def _run(self, function, *args) -> None:
-        try:
-            self._outcome["value"] = function(*args)
-        except BaseException as exc:  # handed to the caller of result()
-            self._outcome["error"] = exc
-
-    def result(self):
-        self._thread.join()
-        if "error" in self._outcome:
-            raise self._outcome["error"]
-        return self._outcome["value"]
-
-
-def prepare_bi_in_background(settings, targets) -> InBackground:
+def prepare_bi_in_background(settings, targets) -> Future:
     """Install and migrate Superset while the pipeline runs, at low priority so it takes only
-    CPU the pipeline leaves idle; the server starts once the marts are published."""
+    CPU the pipeline leaves idle; the server starts once the marts are published. A daemon
+    thread, so a demo that fails or is interrupted exits without waiting for it; the
+    future's ``result()`` re-raises what it raised."""
     from growthflow_tools.bi import SupersetServer, prepare
 
     server = SupersetServer(settings, targets)
     server.niceness = 15
     say("preparing the BI server (Superset) in the background, at low priority")
+    prepared: Future = Future()
 
-    def run() -> SupersetServer:
-        prepare(server, say)
-        return server
+    def run() -> None:
+        try:
+            prepare(server, say)
+        except BaseException as exc:  # handed to the caller of result()
+            prepared.set_exception(exc)
+        else:
+            prepared.set_result(server)
 
-    return InBackground(run)
+    threading.Thread(target=run, daemon=True).start()
+    return prepared
 
 
 def run_demo(args) -> int:
