@@ -24,6 +24,7 @@ from typing import Callable
 import numpy as np
 
 from growthflow_tools.generator.defects import EVENT_ONLY, EXPECTED, GENERIC_JSON, PAYMENT_ONLY, DefectMaker, Line
+from growthflow_tools.generator.incidents import IncidentDelivery, draw_incidents
 from growthflow_tools.generator.render import (
     AD_SPEND_HEADER, CAMPAIGN_HEADER, csv_line, event_ids_for, format_amount, iso_utc, render_events,
     render_payments,
@@ -47,12 +48,13 @@ class GenerationReport:
     defects: Counter = field(default_factory=Counter)
     users: int = 0
     purchases_in_window: int = 0
+    incidents: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
         per_source = ", ".join(f"{k} {v:,}" for k, v in self.lines.items())
         return (f"{self.days} days, {self.users:,} users acquired; lines written: {per_source}; "
-                f"{sum(self.defects.values()):,} injected defects in {self.seconds:.1f}s")
+                f"{sum(self.defects.values()):,} injected defects, {self.incidents} incidents in {self.seconds:.1f}s")
 
 
 def _gzip_binary(path: Path) -> gzip.GzipFile:
@@ -101,6 +103,7 @@ class Writer:
         self.progress = progress or (lambda message: None)
         self.sim = Simulation(settings)
         self.defects = DefectMaker(settings.defect_rates, settings.seed)
+        self.incidents = IncidentDelivery(draw_incidents(settings, self.sim.campaigns), self.sim, settings.seed)
         self.report = GenerationReport()
         self._carry: dict[str, list[Line]] = {"events": [], "payments": []}  # duplicates for the next day
         self._cancelled: set[str] = set()
@@ -130,6 +133,10 @@ class Writer:
                 self.progress(f"generated {out.delivery_date} ({self.report.days}/{self.s.days}): "
                               f"{len(out.events):,} events, {len(out.payments):,} payments")
         self._write_truth_tables()
+        with open(self.truth / "incidents.jsonl", "w") as handle:
+            for entry in self.incidents.manifest():
+                handle.write(json.dumps(entry) + "\n")
+        self.report.incidents = len(self.incidents.incidents)
         self._staging.cleanup()
         self.report.users = len(self.sim.users)
         self.report.seconds = time.monotonic() - started
@@ -151,6 +158,7 @@ class Writer:
     def _write_day(self, out: DayOutput) -> None:
         day = out.delivery_date
         d = (day - self.s.start).days
+        self.incidents.mark_new_users(day)
         if day in self.s.missing_partitions:
             for source in SOURCES:
                 self._note(source, day, partition_key(source, day), None, "missing_partition")
@@ -188,11 +196,12 @@ class Writer:
 
     def _write_events(self, out: DayOutput, d: int) -> None:
         """Events files, rendered and written in chunks so memory does not follow the day's volume."""
-        ev, day = out.events, out.delivery_date
+        day = out.delivery_date
+        ev, received = self.incidents.events(day, out.events, out.received)
         folder = self.landing / partition_key("events", day)
         folder.mkdir(parents=True)
         id_rng = np.random.default_rng([self.s.seed, 0x1D5, d])
-        slots = ((out.received - epoch(day)) // 3600 * self.s.event_files_per_day // 24).astype(int)
+        slots = ((received - epoch(day)) // 3600 * self.s.event_files_per_day // 24).astype(int)
         rng = self.defects.rng
         carried, self._carry["events"] = self._carry["events"], []
         resend: list[bytes] = []  # a sample of delivered records, for a re-sent (truncated) chunk
@@ -205,8 +214,8 @@ class Writer:
                 for first in range(0, max(1, len(slot_idx)), CHUNK_EVENTS):
                     idx = slot_idx[first:first + CHUNK_EVENTS]
                     ids = event_ids_for(len(idx), id_rng)
-                    real = [Line(x) for x in render_events(ev.take(idx), out.received[idx], ids, self.sim.users,
-                                                            self.sim.campaigns)]
+                    real = [Line(x) for x in render_events(ev.take(idx), received[idx], ids, self.sim.users,
+                                                            self.sim.campaigns, self.incidents.unattributed)]
                     for _ in range(self.defects.count("injection_text", len(real))):
                         i = int(rng.integers(0, len(real)))
                         if real[i].kind is None:
@@ -256,7 +265,8 @@ class Writer:
         self.report.lines[source] += item.number
 
     def _write_payments(self, out: DayOutput, d: int) -> None:
-        pay, day = out.payments, out.delivery_date
+        day = out.delivery_date
+        pay = self.incidents.payments(day, out.payments)
         folder = self.landing / partition_key("payments", day)
         folder.mkdir(parents=True)
         real_all = render_payments(pay, self.sim.users)
@@ -298,6 +308,7 @@ class Writer:
         metrics_rng = np.random.default_rng([self.s.seed, 0xAD, d])
         rng = self.defects.rng
         for channel, rows in out.ad_spend.items():
+            rows = self.incidents.spend(channel, rows)
             real: list[Line] = []
             for report_day, i, spend in rows:
                 currency = "USD" if channel in ("google_ads", "meta", "tiktok") else "KRW"

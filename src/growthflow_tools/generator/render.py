@@ -14,7 +14,7 @@ from growthflow_tools.generator.simulate import (
 from growthflow_tools.generator.world import Campaigns
 
 _KST = np.timedelta64(9 * 3600, "s")
-_APP_VERSIONS = ("3.12.0", "3.13.1", "3.14.0", "4.0.2")
+APP_VERSIONS = ("3.12.0", "3.13.1", "3.14.0", "4.0.2")
 
 
 def iso_utc(ts: np.ndarray) -> list[str]:
@@ -32,9 +32,10 @@ def event_ids_for(count: int, rng: np.random.Generator) -> list[str]:
 
 
 def render_events(ev: Events, received: np.ndarray, event_ids: list[str], users: UserPool,
-                  campaigns: Campaigns) -> list[bytes]:
+                  campaigns: Campaigns, unattributed: np.ndarray | None = None) -> list[bytes]:
     """One JSON line per event. Device time carries the device's offset: +09:00 on
-    phones in Korea, UTC on the web; the collector's receipt time is always UTC."""
+    phones in Korea, UTC on the web; the collector's receipt time is always UTC.
+    Users flagged in ``unattributed`` (an incident) send installs and sign-ups as organic."""
     platform = users.platform[ev.user]
     kst, utc = iso_kst(ev.ts), iso_utc(ev.ts)
     web = (platform == 2).tolist()
@@ -43,7 +44,10 @@ def render_events(ev: Events, received: np.ndarray, event_ids: list[str], users:
     has_uid = (ev.ts >= users.signup_ts[ev.user]).tolist()
     uid = users.user_id[ev.user].tolist()
     anon = users.anonymous_id[ev.user].tolist()
-    src = users.src[ev.user].tolist()
+    src = users.src[ev.user]
+    if unattributed is not None:
+        src = np.where(unattributed[ev.user], campaigns.channel.index("organic"), src)
+    src = src.tolist()
     ver = users.app_version[ev.user].tolist()
     names = ev.name.tolist()
     content = ev.content.tolist()
@@ -54,7 +58,7 @@ def render_events(ev: Events, received: np.ndarray, event_ids: list[str], users:
     for eid, name, et, ra, a, h, u, p, v, s, cid in zip(
             event_ids, names, event_time, received_at, anon, has_uid, uid, plat, ver, src, content):
         user_json = f'"{u}"' if h else "null"
-        version = "" if p == 2 else f',"app_version":"{_APP_VERSIONS[v]}"'
+        version = "" if p == 2 else f',"app_version":"{APP_VERSIONS[v]}"'
         if name == APP_INSTALL or name == SIGNUP:
             extra = f',"campaign_id":{camp_json[s]},"channel":"{chan[s]}"'
         elif name == CONTENT:

@@ -6,6 +6,8 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
+from growthflow_tools.generator.incidents import DEFAULT_INCIDENT_RATES, Incident
+
 PAID_CHANNELS = ("google_ads", "meta", "naver", "kakao", "tiktok")
 UNPAID_CHANNELS = ("referral", "organic")
 
@@ -56,6 +58,14 @@ class GeneratorSettings:
     defect_rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_DEFECT_RATES))
     #: Delivery dates written without their _SUCCESS marker (a partition that never arrives).
     missing_partitions: tuple[dt.date, ...] = ()
+    #: Expected metric-rot incidents per 30 days of each kind (incidents.py); all 0 = the control.
+    incident_rates: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_INCIDENT_RATES))
+    #: Incidents placed by hand (tests, drills), on top of the random ones.
+    incidents: tuple[Incident, ...] = ()
+    #: Days before the first random incident: a detector needs a baseline first.
+    incident_warmup_days: int = 28
+    #: Share of the segment's rows an incident affects, drawn uniformly in this range.
+    incident_size_range: tuple[float, float] = (0.3, 1.0)
     #: Seconds of activity per day drawn at once; bounds memory per chunk.
     users_per_chunk: int = 200_000
 
@@ -68,8 +78,14 @@ class GeneratorSettings:
         rates = {k: v * factor for k, v in self.defect_rates.items()}
         return dataclasses.replace(self, defect_rates=rates)
 
+    def scaled_incidents(self, factor: float) -> "GeneratorSettings":
+        rates = {k: v * factor for k, v in self.incident_rates.items()}
+        return dataclasses.replace(self, incident_rates=rates)
+
     def to_json(self) -> dict:
         data = dataclasses.asdict(self)
+        data["incidents"] = [incident.to_json() for incident in self.incidents]
+        data["incident_size_range"] = list(self.incident_size_range)
         data["start"] = self.start.isoformat()
         data["missing_partitions"] = [d.isoformat() for d in self.missing_partitions]
         data["channels"] = list(self.channels)
