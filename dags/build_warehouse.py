@@ -10,7 +10,10 @@ reason), and `marts.*` (facts, dimensions and KPI marts that BI reads as `bi_rea
 Then the data-quality suites of `expectations/` check staging and core on the
 window and every mart whole (report in the `check_quality` task log, results in
 `dq.validation_results`, trend in `marts.dq_daily`). Publishes the `marts` Asset
-only when every model, dbt test and blocking (`fail`) check passed.
+only when every model, dbt test and blocking (`fail`) check passed. Beside the checks,
+`check_anomalies` watches the KPI series of `marts.kpi_segments_daily` per segment for
+metric rot (`expectations/anomalies/`): findings are warnings in the task log, in
+`dq.validation_results` and `marts.dq_anomalies`, with one alert per incident.
 
 **Schedule**: when all four raw Assets have new events. Reprocessing starts at the
 earliest delivery date those events loaded (a late file rebuilds from its date on),
@@ -96,11 +99,21 @@ def build_warehouse():
         return quality_gate(check_warehouse, warehouse_conninfo(), start, run_id=context["run_id"],
                             dag_id=context["dag"].dag_id)
 
+    @task
+    def check_anomalies(window_start: str | None, **context) -> dict:
+        from growthflow.quality.checks import check_anomalies as detect_metric_rot
+        from growthflow.schedule import parse_date
+
+        start = parse_date(window_start, "window_start") if window_start else None
+        return detect_metric_rot(warehouse_conninfo(), start, run_id=context["run_id"],
+                                 dag_id=context["dag"].dag_id).summary()
+
     @task(outlets=[MARTS_ASSET])
     def publish_marts() -> None:
         print("marts built, tested and checked: publishing the marts Asset")
 
     window >> dbt >> check_quality(window) >> publish_marts()
+    dbt >> check_anomalies(window)  # reports (warn) and alerts; never holds the marts back
 
 
 build_warehouse()

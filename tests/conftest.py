@@ -8,7 +8,10 @@ starts. Each fixture database is created fresh, migrated, and dropped after.
 from __future__ import annotations
 
 import datetime as dt
+import http.server
+import json
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -109,3 +112,31 @@ def s3_server(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+# A Slack Incoming Webhook stand-in: a real HTTP server on 127.0.0.1 that records what it receives.
+class _Webhook(http.server.BaseHTTPRequestHandler):
+    statuses: list[int] = []
+    received: list[str] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        type(self).received.append(json.loads(body)["text"])
+        status = type(self).statuses.pop(0) if type(self).statuses else 200
+        self.send_response(status)
+        self.end_headers()
+        self.wfile.write(b"ok" if status == 200 else b"server_error")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Webhook.statuses, _Webhook.received = [], []
+    url = f"http://127.0.0.1:{server.server_address[1]}/services/T0/B0/x"
+    monkeypatch.setenv("AIRFLOW_CONN_GROWTHFLOW_SLACK", json.dumps({"conn_type": "slackwebhook", "password": url}))
+    yield _Webhook
+    server.shutdown()

@@ -3,41 +3,9 @@ warehouse, backoff on errors, and never an exception into the pipeline."""
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
-
-import pytest
 
 from growthflow import alerts
 from growthflow.alerts import Alert, deliver, first_in_window, notify_failure
-
-
-class _Webhook(http.server.BaseHTTPRequestHandler):
-    statuses: list[int] = []
-    received: list[str] = []
-
-    def do_POST(self):  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        type(self).received.append(json.loads(body)["text"])
-        status = type(self).statuses.pop(0) if type(self).statuses else 200
-        self.send_response(status)
-        self.end_headers()
-        self.wfile.write(b"ok" if status == 200 else b"server_error")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def webhook(monkeypatch):
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    _Webhook.statuses, _Webhook.received = [], []
-    url = f"http://127.0.0.1:{server.server_address[1]}/services/T0/B0/x"
-    monkeypatch.setenv("AIRFLOW_CONN_GROWTHFLOW_SLACK", json.dumps({"conn_type": "slackwebhook", "password": url}))
-    yield _Webhook
-    server.shutdown()
 
 
 def _alert(reason="boom") -> Alert:

@@ -60,6 +60,11 @@ def test_the_build_plans_its_window_before_dbt_and_publishes_after_the_checks(da
                              for t in dbt_tasks)
     assert dag.get_task("check_quality").upstream_task_ids >= {"plan_window"}
     assert dag.get_task("publish_marts").upstream_task_ids == {"check_quality"}
+    # Metric-rot detection reads the marts after every model, and never holds their publishing back.
+    anomalies = dag.get_task("check_anomalies")
+    assert {t.task_id for t in dbt_tasks if not t.downstream_task_ids - {"check_quality", "check_anomalies"}} \
+        <= anomalies.upstream_task_ids
+    assert not anomalies.downstream_task_ids
     ingest = dagbag.dags["ingest_raw_logs"]
     for source in SOURCES:
         assert [a.name for a in ingest.get_task(f"check_{source}").outlets] == [f"raw.{source}"]
@@ -238,6 +243,7 @@ def test_build_dag_runs_dbt_through_cosmos_in_airflow(airflow_run):
     output = result.stdout + result.stderr
     assert "marts built, tested and checked" in output
     assert "DATA QUALITY WARN (warehouse" in output  # the injected defects are reported, not blocking
+    assert "METRIC ROT PASS" in output  # four days: every series too young to judge, none alarmed
     with psycopg.connect(airflow_run.url) as conn:
         staged = conn.execute("SELECT count(*) FROM staging.stg_events").fetchone()[0]
         raw = conn.execute("SELECT count(*) FROM raw.events").fetchone()[0]

@@ -94,15 +94,20 @@ def slack_notifier(conn_id: str, text: str, first_wait: float = 1.0):
 
 
 def deliver(alert: Alert, conninfo: str | None, slack_conn_id: str | None = None,
-            first_wait: float = 1.0) -> str:
-    """Log the alert, then send it to Slack if configured and not a repeat. Returns what happened."""
+            first_wait: float = 1.0, window_minutes: int | None = None) -> str:
+    """Log the alert, then send it to Slack if configured and not a repeat. Returns what happened.
+
+    ``window_minutes`` overrides ``GROWTHFLOW_ALERT_WINDOW_MINUTES`` for alerts whose key
+    already names one occurrence (a metric-rot incident by its first day).
+    """
     log.error("%s", alert.text)
     settings = load_settings()
+    window = settings.alert_window_minutes if window_minutes is None else window_minutes
     notifier = slack_notifier(slack_conn_id or settings.slack_conn_id, alert.text, first_wait)
     if notifier is None:
         return "logged"
-    if not first_in_window(conninfo, alert, settings.alert_window_minutes):
-        log.info("same alert already sent within %d minutes; not repeated", settings.alert_window_minutes)
+    if not first_in_window(conninfo, alert, window):
+        log.info("same alert already sent within %d minutes; not repeated", window)
         return "suppressed"
     try:
         # notify() sends the text as is: the alert quotes error messages, which must not be rendered as Jinja.

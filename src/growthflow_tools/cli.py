@@ -116,11 +116,15 @@ def cmd_load(args) -> int:
 
 def cmd_check(args) -> int:
     """Run data-quality suites by hand; exit 2 when a blocking check failed."""
-    from growthflow.quality.checks import check_delivery, check_warehouse
+    from growthflow.quality.checks import check_anomalies, check_delivery, check_warehouse
 
     targets, _ = ensure_warehouse(quiet=True)
     run_id = f"cli__{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S}"
     blocking = 0
+    if args.what == "anomalies":
+        # Findings are warnings: printed and kept, not alerted from a terminal, exit 0.
+        check_anomalies(targets.owner_url, None, run_id, days=[args.date] if args.date else None, alert=False)
+        return 0
     if args.what == "delivery":
         if args.date is None:
             raise ConfigError("`check delivery` needs --date YYYY-MM-DD (the delivery date to check)")
@@ -342,13 +346,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_load)
 
     p = sub.add_parser("check", help="run the data-quality suites (expectations/) and print the report",
-                       description="Run GX suites by hand and print the report the DAGs log. Results go to "
-                                   "dq.validation_results. Exit status 2 when a blocking (fail) check failed.")
-    p.add_argument("what", choices=["delivery", "warehouse"],
-                   help="delivery: the raw suite of one delivery date; warehouse: staging, core and mart suites")
+                       description="Run GX suites (or the metric-rot detection) by hand and print the report the DAGs "
+                                   "log. Results go to dq.validation_results. Exit status 2 when a blocking (fail) "
+                                   "check failed.")
+    p.add_argument("what", choices=["delivery", "warehouse", "anomalies"],
+                   help="delivery: the raw suite of one delivery date; warehouse: staging, core and mart suites; "
+                        "anomalies: metric rot in the KPI series per segment (warnings, exit 0)")
     p.add_argument("--date", type=dt.date.fromisoformat,
-                   help="delivery date to check (delivery), or first date of the window (warehouse; "
-                        "default: newest delivery minus the lookback)")
+                   help="delivery date to check (delivery), first date of the window (warehouse; "
+                        "default: newest delivery minus the lookback), or the Seoul day to judge (anomalies; "
+                        "default: the days a daily build judges)")
     p.add_argument("--source", choices=[*SOURCES, "all"], default="all",
                    help="raw source (delivery; default all)")
     p.set_defaults(func=cmd_check)

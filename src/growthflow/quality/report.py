@@ -63,3 +63,33 @@ def render(results: list[CheckResult], scope: str) -> str:
     lines = [verdict(results, scope), header, rule]
     lines += [_row(_cells(r)) for r in sort_worst_first(results)]
     return "\n".join(lines)
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def render_anomalies(results: list[CheckResult], scope: str) -> str:
+    """The metric-rot report: a verdict line, then one line per anomaly, oldest first."""
+    flagged = sorted((r for r in results if not r.success), key=lambda r: (r.period.end, r.column or "", r.segment or ""))
+    series = {r.check_id for r in results}
+    word = "WARN" if flagged else "PASS"
+    lines = [f"METRIC ROT {word} ({scope}): {len(flagged)} anomalies in {len({r.check_id for r in flagged})} "
+             f"series; {len(results)} series-days of {len(series)} series checked"]
+    if not flagged:
+        return "\n".join(lines)
+    widths = (10, 26, 60, 10, 10, 23)
+    header = ("day", "kpi", "segment", "observed", "expected", "expected range")
+    lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths)).rstrip())
+    lines.append("  ".join("-" * w for w in widths))
+    for r in flagged:
+        if r.expectation_type == "same_as_previous_day":
+            expected, span = "-", "not the day before's"
+        else:
+            expected, span = _number(r.expected_value), f"{_number(r.expected_low)} .. {_number(r.expected_high)}"
+        cells = (str(r.period.end), r.column or "", _cut(r.segment or "", 60), _number(r.observed_value), expected, span)
+        lines.append("  ".join(c.rjust(w) if i in (3, 4) else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(cells, widths))).rstrip())
+    return "\n".join(lines)

@@ -70,6 +70,11 @@ class CheckResult:
     observed_value: Any = None
     samples: list[str] = field(default_factory=list)
     exception: str | None = None
+    #: Metric-rot findings (category ``anomaly``): the series' segment and the range its history predicts.
+    segment: str | None = None
+    expected_value: float | None = None
+    expected_low: float | None = None
+    expected_high: float | None = None
 
     @property
     def status(self) -> str:
