@@ -101,7 +101,7 @@ def build_warehouse():
 
     @task
     def check_anomalies(window_start: str | None, **context) -> dict:
-        from growthflow.quality.checks import check_anomalies as detect_metric_rot
+        from growthflow.quality.metric_rot import check_anomalies as detect_metric_rot
         from growthflow.schedule import parse_date
 
         start = parse_date(window_start, "window_start") if window_start else None

@@ -21,7 +21,7 @@ import pytest
 
 from growthflow.landing import delivered_dates
 from growthflow.quality.anomalies import POOLED, detect, load_rules
-from growthflow.quality.checks import anomaly_days, check_anomalies
+from growthflow.quality.metric_rot import anomaly_days, check_anomalies
 from growthflow_tools.generator.generate import generate
 from growthflow_tools.generator.incidents import KIND_KPIS, Incident
 from growthflow_tools.generator.settings import GeneratorSettings

@@ -44,6 +44,26 @@ def test_quality_summary_counts_the_newest_verdicts_and_the_failures_they_cleare
         "data quality: no checks have run yet"
 
 
+def test_quality_summary_reports_metric_rot_apart_from_the_row_checks(warehouse):
+    def anomaly(run_id, series, day, flagged, at):
+        with psycopg.connect(warehouse) as conn:
+            conn.execute(
+                "INSERT INTO dq.validation_results (run_id, layer, suite, table_name, check_id, expectation_type,"
+                " category, severity, success, period_start, period_end, segment, checked_at)"
+                " VALUES (%s, 'marts', 'anomalies', 'marts.kpi_segments_daily', %s, 'seasonal_baseline', 'anomaly',"
+                " 'warn', %s, %s, %s, 'method=card', %s)", (run_id, series, not flagged, day, day, at))
+
+    d1, d2 = dt.date(2026, 7, 1), dt.date(2026, 7, 2)
+    anomaly("a1", "charges[method=card]", d1, True, "2026-07-03 02:00+00")
+    anomaly("a1", "charges[method=card]", d2, True, "2026-07-03 02:00+00")
+    anomaly("a1", "charges[method=mobile]", d2, False, "2026-07-03 02:00+00")
+    anomaly("a2", "charges[method=card]", d2, False, "2026-07-04 02:00+00")  # a later build clears one day
+    text = quality_summary(warehouse, since=dt.datetime(2026, 7, 1, tzinfo=dt.timezone.utc))
+    assert text.splitlines()[0].startswith("data quality: WARN")  # the warn findings, not blocking
+    assert "metric rot: 1 anomalous day(s) in 1 KPI series between 2026-07-01 and 2026-07-01" in text
+    assert "marts " not in text  # anomalies are not counted as mart checks
+
+
 def test_ranking_lists_the_best_and_worst_campaigns_by_median_roas_with_a_verdict():
     rows = [{"as_of_date": dt.date(2026, 6, 1), "campaign_id": f"cmp_{i}", "basis": "since_acquisition",
              "horizon_days": 365, "users": 100 * (i + 1), "roas_p10": low, "roas_p50": mid, "roas_p90": high}

@@ -93,7 +93,7 @@ def layer_summary(conninfo: str) -> str:
 NEWEST_VERDICTS = """
 SELECT DISTINCT ON (suite, check_id, per_partition) *
 FROM (SELECT *, CASE WHEN layer = 'raw' AND suite <> 'raw_deliveries' THEN period_start END AS per_partition
-      FROM dq.validation_results WHERE checked_at >= %(since)s) AS results
+      FROM dq.validation_results WHERE checked_at >= %(since)s AND category <> 'anomaly') AS results
 ORDER BY suite, check_id, per_partition, checked_at DESC
 """
 
@@ -114,13 +114,19 @@ def quality_summary(conninfo: str, since: dt.datetime | None = None) -> str:
             "SELECT suite, check_id, severity, coalesce(sum(unexpected_count), 0)"
             f" FROM ({NEWEST_VERDICTS}) AS newest WHERE NOT success"
             " GROUP BY 1, 2, 3 ORDER BY (severity = 'fail') DESC, 4 DESC LIMIT 6", params).fetchall()
+        anomalies = conn.execute(
+            "SELECT count(*), count(DISTINCT check_id), min(period_end), max(period_end) FROM ("
+            " SELECT DISTINCT ON (check_id, period_end) check_id, period_end, success FROM dq.validation_results"
+            " WHERE checked_at >= %(since)s AND category = 'anomaly' ORDER BY check_id, period_end, checked_at DESC)"
+            " AS newest WHERE NOT success", params).fetchone()
         superseded = conn.execute(
             "SELECT count(*) FROM dq.validation_results WHERE checked_at >= %(since)s"
-            " AND NOT success AND severity = 'fail'", params).fetchone()[0]
-    if not per_layer:
+            " AND NOT success AND severity = 'fail' AND category <> 'anomaly'", params).fetchone()[0]
+    if not per_layer and not anomalies[1]:
         return "data quality: no checks have run yet"
     blocking = sum(row[2] for row in per_layer)
-    verdict = "FAIL" if blocking else ("WARN" if any(row[3] for row in per_layer) else "PASS")
+    warned = any(row[3] for row in per_layer) or anomalies[0]
+    verdict = "FAIL" if blocking else ("WARN" if warned else "PASS")
     out = [f"data quality: {verdict}, {blocking} blocking failure(s) in the newest verdicts"
            " (history in dq.validation_results, trend in marts.dq_daily)",
            f"  {'layer':<8} {'checks':>7} {'blocking':>9} {'warnings':>9} {'rows flagged':>13}"]
@@ -132,4 +138,8 @@ def quality_summary(conninfo: str, since: dt.datetime | None = None) -> str:
     if worst:
         out.append("  biggest findings: " + "; ".join(
             f"{suite}.{check} ({severity}, {rows:,} rows)" for suite, check, severity, rows in worst))
+    days, series, first, last = anomalies
+    if days:
+        out.append(f"  metric rot: {days} anomalous day(s) in {series} KPI series between {first} and {last}"
+                   " (warnings; per day and segment in marts.dq_anomalies, `bin/growthflow check anomalies`)")
     return "\n".join(out)

@@ -74,13 +74,16 @@ def cmd_generate(args) -> int:
     if args.channels:
         gen.channels = tuple(args.channels.split(","))
     gen = gen.scaled_defects(0.0 if args.no_defects else args.defect_scale)
+    if args.no_incidents or args.incident_rate is not None:
+        rate = 0.0 if args.no_incidents else args.incident_rate
+        gen.incident_rates = dict.fromkeys(gen.incident_rates, rate)
     landing = args.landing or settings.landing_root
     truth = Path(args.truth or settings.truth_root)
     say(f"generating {gen.days} days from {gen.start} (seed {gen.seed}) into {landing}")
     progress = say if args.verbose else _every(10, gen.days)
     report = generate(gen, landing, truth, progress=progress, conn_id=settings.landing_conn_id)
     say(report.summary())
-    say(f"ground truth and the defect manifest are in {truth}")
+    say(f"ground truth, the defect manifest and the incidents (incidents.jsonl) are in {truth}")
     return 0
 
 
@@ -116,7 +119,8 @@ def cmd_load(args) -> int:
 
 def cmd_check(args) -> int:
     """Run data-quality suites by hand; exit 2 when a blocking check failed."""
-    from growthflow.quality.checks import check_anomalies, check_delivery, check_warehouse
+    from growthflow.quality.checks import check_delivery, check_warehouse
+    from growthflow.quality.metric_rot import check_anomalies
 
     targets, _ = ensure_warehouse(quiet=True)
     run_id = f"cli__{dt.datetime.now(dt.timezone.utc):%Y-%m-%dT%H:%M:%S}"
@@ -333,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event-files-per-day", type=int, default=4, help="event files per delivery date (default 4)")
     p.add_argument("--defect-scale", type=float, default=1.0, help="multiply every defect rate (default 1)")
     p.add_argument("--no-defects", action="store_true", help="clean data: every defect rate 0")
+    p.add_argument("--incident-rate", type=float,
+                   help="metric-rot incidents of each kind per 30 days after the 28-day warm-up (default 0.5)")
+    p.add_argument("--no-incidents", action="store_true", help="no metric-rot incidents: the control")
     p.add_argument("--missing-partition", type=dt.date.fromisoformat, action="append",
                    help="a delivery date that never arrives (no _SUCCESS); repeatable")
     p.add_argument("--landing", help="landing root: a folder or a URL such as s3://bucket/prefix "

@@ -12,7 +12,7 @@ Its robust scale, never narrower than the Poisson noise of the day's expected co
 the range. Spend gets one more rule, in SQL where it is clearest: the export's number
 equal to the day before's, to the cent.
 
-Only pure computation lives here; ``checks.check_anomalies`` reads the mart, stores the
+Only pure computation lives here; ``metric_rot.check_anomalies`` reads the mart, stores the
 findings and alerts.
 """
 

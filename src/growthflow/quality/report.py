@@ -68,7 +68,9 @@ def render(results: list[CheckResult], scope: str) -> str:
 def _number(value: float | None) -> str:
     if value is None:
         return "-"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+    if abs(value) >= 100 or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 1 else f"{value:.3f}"  # shares are below 1
 
 
 def render_anomalies(results: list[CheckResult], scope: str) -> str:
