@@ -22,6 +22,7 @@ import yaml
 from growthflow_tools.bi import ADMIN_USER, ASSETS_DIR, SupersetServer
 from growthflow.config import load_settings
 from growthflow_tools.generator.generate import generate
+from growthflow_tools.generator.incidents import Incident
 from growthflow_tools.generator.settings import GeneratorSettings
 from growthflow.landing import SOURCES, delivered_dates
 
@@ -29,8 +30,11 @@ from growthflow_tools.browser import chrome, full_page_screenshot, login, open_d
 from growthflow_tools.s3_server import free_port
 from support import dbt, load_dates
 
-#: Starts on a Monday: two full Seoul weeks and a partial one.
-DATA = GeneratorSettings(start=dt.date(2026, 3, 2), days=16, seed=31, daily_new_users=300, campaigns=6)
+#: Starts on a Monday: three full Seoul weeks and a partial one. In its last days an app version
+#: stops sending session_start, for the data-quality dashboard's metric-rot table.
+DATA = GeneratorSettings(start=dt.date(2026, 3, 2), days=24, seed=31, daily_new_users=300, campaigns=6, incidents=(
+    Incident("event_dropped", dt.date(2026, 3, 23), 2, 1.0,
+             (("event_name", "session_start"), ("platform", "ios"), ("app_version", "3.14.0"))),))
 DASHBOARDS = {doc["slug"]: doc for doc in (yaml.safe_load(p.read_text())
                                            for p in sorted((ASSETS_DIR / "dashboards").glob("*.yaml")))}
 ARTIFACTS = load_settings().artifacts_dir / "test-artifacts" / "bi"
@@ -44,6 +48,7 @@ def chart_count(dashboard: dict) -> int:
 def built_warehouse(warehouse, tmp_path_factory, targets):
     from growthflow.ltv.job import run_nightly
     from growthflow.quality.checks import check_warehouse
+    from growthflow.quality.metric_rot import check_anomalies
     from models_ltv.fit import FitSettings
 
     root = tmp_path_factory.mktemp("bi_data")
@@ -54,6 +59,7 @@ def built_warehouse(warehouse, tmp_path_factory, targets):
     run_nightly(warehouse, as_of, "bi-test-night", FitSettings(method="map", draws=100, chains=1), unit_days=7,
                 forecast_draws=60, progress=lambda _: None)
     check_warehouse(warehouse, None, "bi-test-checks", raise_on_fail=False, out=io.StringIO())
+    check_anomalies(warehouse, DATA.start, "bi-test-anomalies", alert=False, out=io.StringIO())
     return warehouse
 
 
@@ -117,6 +123,11 @@ def test_figures_on_the_dashboards_equal_the_marts(superset, browser, built_ware
     assert not ltv.errors and not ltv.empty
     shown = dict(table_rows(browser, "LTV per user by campaign", ["campaign_name", "roas_365_p50"]))
     assert shown[name] == f"{roas:.2f}", (name, roas, shown)
+
+    # The incident of DATA, on the on-call dashboard: the day, the segment, observed 0.
+    open_dashboard(browser, f"{superset.url}/superset/dashboard/data-quality/", chart_count(DASHBOARDS["data-quality"]))
+    anomalies = table_rows(browser, "Metric rot: anomalies by day and segment", ["anomaly_date", "segment"])
+    assert ["2026-03-23", "event_name=session_start platform=ios app_version=3.14.0"] in (anomalies or []), anomalies
 
 
 def superset_sql(superset, database_id: int, sql: str) -> tuple[int, dict]:

@@ -193,3 +193,51 @@ def test_missing_partition_has_no_success_marker(tmp_path):
     assert (tmp_path / "landing" / "events" / "dt=2026-02-03" / "_SUCCESS").exists()
     kinds = [m["kind"] for m in manifest(tmp_path / "truth")]
     assert kinds.count("missing_partition") == 4
+
+
+def test_incidents_change_what_is_delivered_never_the_truth(tmp_path):
+    """One incident of each kind: the truth files are the same bytes as without them, the
+    landing zone differs only in the affected files, and the answer key lists each effect."""
+    from growthflow_tools.generator.incidents import INCIDENT_KINDS, Incident
+
+    start = dt.date(2026, 1, 5)
+    day = start + dt.timedelta(days=3)
+    incidents = (
+        Incident("event_dropped", day, 1, 1.0, (("event_name", "signup"), ("platform", "web"), ("app_version", "-"))),
+        Incident("event_duplicated", day, 1, 1.0,
+                 (("event_name", "session_start"), ("platform", "android"), ("app_version", "3.12.0"))),
+        Incident("attribution_lost", day, 2, 1.0, (("channel", "google_ads"),)),
+        Incident("payments_failed", day, 2, 1.0, (("method", "card"),)),
+        Incident("spend_repeated", day, 2, 1.0, (("channel", "google_ads"),)),
+    )
+    clean = GeneratorSettings(start=start, days=6, seed=9, daily_new_users=300,
+                              campaigns=4).scaled_incidents(0.0).scaled_defects(0.0)
+    hit = GeneratorSettings(**{**clean.__dict__, "incidents": incidents})
+    generate(clean, tmp_path / "a" / "landing", tmp_path / "a" / "truth")
+    generate(hit, tmp_path / "b" / "landing", tmp_path / "b" / "truth")
+    truth_a, truth_b = tree_digest(tmp_path / "a" / "truth"), tree_digest(tmp_path / "b" / "truth")
+    for name in ("users.csv.gz", "purchases.csv.gz", "ad_spend.csv", "campaigns.csv", "defects.jsonl"):
+        assert truth_a[name] == truth_b[name], name
+    landing_a, landing_b = tree_digest(tmp_path / "a" / "landing"), tree_digest(tmp_path / "b" / "landing")
+    changed = {path.split("/")[1] for path in landing_a if landing_a[path] != landing_b[path]}
+    earlier = {f"dt={(start + dt.timedelta(days=i)).isoformat()}" for i in range(2)}
+    assert changed and not changed & earlier  # nothing before the incidents' days moved
+    entries = [json.loads(line) for line in (tmp_path / "b" / "truth" / "incidents.jsonl").read_text().splitlines()]
+    assert [e["kind"] for e in entries] == list(INCIDENT_KINDS)
+    for entry in entries:
+        assert entry["effects"], entry["kind"]
+    effects = {e["kind"]: {x["kpi"] for x in e["effects"]} for e in entries}
+    assert effects["event_dropped"] >= {"events", "signups"} and effects["attribution_lost"] >= {"installs"}
+    assert all(x["delta"] < 0 for x in entries[3]["effects"]) and entries[3]["payment_ids"]
+    # The stuck export repeats whole rows: spend, impressions and clicks of the day before.
+    delivered: dict[tuple[str, str], tuple] = {}  # the newest delivered row per (report date, campaign)
+    stuck = []
+    for offset in range(6):
+        path = tmp_path / "b" / "landing" / "ad_spend" / f"dt={(start + dt.timedelta(days=offset)).isoformat()}" \
+            / "google_ads.csv"
+        for r in csv.DictReader(path.read_text().splitlines()):
+            if r["date"] == day.isoformat() and (r["date"], r["campaign_id"]) not in delivered:
+                yesterday = ((day - dt.timedelta(days=1)).isoformat(), r["campaign_id"])
+                stuck.append(((r["spend"], r["impressions"], r["clicks"]), delivered[yesterday]))
+            delivered[(r["date"], r["campaign_id"])] = (r["spend"], r["impressions"], r["clicks"])
+    assert stuck and all(row == previous for row, previous in stuck)

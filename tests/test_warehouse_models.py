@@ -27,6 +27,7 @@ MODEL_TABLES = (
     "staging.int_user_activity_weekly", "staging.int_daily_actives", "marts.fct_events", "marts.fct_payments", "marts.fct_ad_spend",
     "marts.dim_users", "marts.dim_campaigns", "marts.kpi_daily", "marts.kpi_weekly", "marts.kpi_acquisition_daily",
     "marts.funnel_cohort_weekly", "marts.retention_cohort_weekly", "marts.campaign_performance",
+    "marts.kpi_segments_daily",
 )
 
 

@@ -46,3 +46,14 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- kpi_segments_daily: the first metric date a run recomputes. A delivery in the window can
+    carry events up to `stale_event_tolerance` older than itself (staging accepts them), so
+    the days from the window start minus that tolerance (and a day for the time zone) on. -#}
+{% macro segments_recompute_from() -%}
+    ({{ window_start('delivery_date', ref('fct_events')) }} - interval '{{ var("stale_event_tolerance") }}' - interval '1 day')::date
+{%- endmacro %}
+
+{% macro segments_in_window(column) -%}
+    {%- if is_incremental() -%} {{ column }} >= {{ segments_recompute_from() }} {%- else -%} true {%- endif -%}
+{%- endmacro %}

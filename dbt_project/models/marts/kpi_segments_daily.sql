@@ -1,17 +1,30 @@
 -- The daily KPI series, per segment, that metric-rot detection watches (long form:
 -- one row per day, KPI and segment). Segments are `name=value` pairs; their names
 -- and the KPI names are a contract with the detector and the generator's incidents.
+--
+-- Incremental: a run recomputes the days its window's deliveries can have changed,
+-- from the window start minus the oldest event time staging accepts
+-- (`stale_event_tolerance`), not the whole history.
+{{ config(
+    materialized='incremental',
+    on_schema_change='fail',
+    indexes=[{'columns': ['metric_date']}],
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where metric_date >= {{ segments_recompute_from() }}{% else %}select 1{% endif %}",
+) }}
+
 with
 
 events as (
 
     select * from {{ ref('fct_events') }}
+    where {{ segments_in_window('event_date') }}
 
 ),
 
 acquisition as (
 
     select * from {{ ref('kpi_acquisition_daily') }}
+    where {{ segments_in_window('date_day') }}
 
 ),
 
@@ -24,6 +37,7 @@ campaigns as (
 payments as (
 
     select * from {{ ref('fct_payments') }}
+    where {{ segments_in_window('occurred_date') }}
 
 ),
 
@@ -118,10 +132,15 @@ spend_with_previous as (
         campaign_id,
         spend,
         spend_krw,
-        lag(spend) over (partition by campaign_id order by report_date) as previous_spend,
-        lag(report_date) over (partition by campaign_id order by report_date) as previous_date
+        impressions,
+        clicks,
+        lag(spend) over by_campaign as previous_spend,
+        lag(impressions) over by_campaign as previous_impressions,
+        lag(clicks) over by_campaign as previous_clicks,
+        lag(report_date) over by_campaign as previous_date
 
     from ad_spend
+    window by_campaign as (partition by campaign_id order by report_date)
 
 ),
 
@@ -133,11 +152,14 @@ spend as (
         'channel=' || channel || ' campaign=' || campaign_id as segment,
         spend_krw::numeric as value,
         null::bigint as denominator,
-        -- The export's number, to the cent, equal to the day before's: a stuck export.
-        coalesce(previous_date = report_date - 1 and spend = previous_spend and spend > 0, false)
+        -- The export's row equal to the day before's, spend to the cent, impressions and
+        -- clicks: a stuck export. (Spend alone repeats by chance now and then.)
+        coalesce(previous_date = report_date - 1 and spend = previous_spend and spend > 0
+                 and impressions = previous_impressions and clicks = previous_clicks, false)
             as repeats_previous_day
 
     from spend_with_previous
+    where {{ segments_in_window('report_date') }}
 
 ),
 

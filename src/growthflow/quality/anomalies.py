@@ -46,6 +46,9 @@ class KpiRule:
     share: bool = False
     repeat_rule: bool = False
     pool_by: str | None = None
+    #: Overrides of the defaults for this KPI.
+    z: float | None = None
+    min_change: float | None = None
 
 
 @dataclass(frozen=True)
@@ -164,11 +167,10 @@ def _dispersion(baselines: list[Baseline]) -> float:
     return max(float(np.median(ratios)), 1.0) if ratios else 1.0
 
 
-def _range(b: Baseline, rules: Rules, dispersion: float) -> tuple[float, float]:
+def _range(b: Baseline, z: float, dispersion: float) -> tuple[float, float]:
     noise = max(b.residual, b.floor * math.sqrt(dispersion), 0.02)
     sigma = math.sqrt(b.estimate_var + noise ** 2)
-    return (max(math.exp(b.predicted - rules.z * sigma) - b.offset, 0.0),
-            math.exp(b.predicted + rules.z * sigma) - b.offset)
+    return (max(math.exp(b.predicted - z * sigma) - b.offset, 0.0), math.exp(b.predicted + z * sigma) - b.offset)
 
 
 def _day_number(day: dt.date) -> int:
@@ -195,10 +197,12 @@ def _pools(wide: pd.DataFrame, rule: KpiRule, rules: Rules) -> dict[str, list[st
     """Segments whose typical day is below ``min_volume``, grouped per ``pool_by`` value."""
     if not rule.counts:
         return {}
-    typical = wide.median(skipna=True)
     groups: dict[str, list[str]] = {}
     for segment in wide.columns:
-        if typical.get(segment, 0.0) >= rules.min_volume:
+        values = wide[segment].to_numpy()
+        started = np.flatnonzero(np.nan_to_num(values) > 0)
+        # Its typical day since it first had data: the zeros before a segment existed don't count.
+        if len(started) and np.nanmedian(values[started[0]:]) >= rules.min_volume:
             continue
         value = segment_value(segment, rule.pool_by) if rule.pool_by else None
         key = f"{rule.pool_by}={value} {POOLED}" if value is not None else POOLED
@@ -209,21 +213,25 @@ def _pools(wide: pd.DataFrame, rule: KpiRule, rules: Rules) -> dict[str, list[st
 def _history(rules: Rules, values: np.ndarray) -> np.ndarray | None:
     """The known days before the last one, or None when the series is too young or too sparse."""
     observed, hist = values[-1], values[:-1]
-    known = ~np.isnan(hist)
     nonzero = np.flatnonzero(np.nan_to_num(values) > 0)
+    if math.isnan(observed) or not len(nonzero):
+        return None
+    # History starts on the series' first day with data: the zeros before a segment existed are not a baseline.
+    known = ~np.isnan(hist) & (np.arange(len(hist)) >= nonzero[0])
     # A series younger than min_history_days (a new app version, a new campaign) is not judged.
-    if math.isnan(observed) or not len(nonzero) or nonzero[0] > len(values) - 1 - rules.min_history_days \
-            or known.sum() < rules.min_history_days:
+    if known.sum() < rules.min_history_days:
         return None
     return known
 
 
 def _verdict(rule: KpiRule, rules: Rules, segment: str, day: dt.date, observed: float, b: Baseline,
              dispersion: float, history_days: int) -> Finding:
-    low, high = _range(b, rules, dispersion)
+    z = rule.z if rule.z is not None else rules.z
+    min_change = rule.min_change if rule.min_change is not None else rules.min_change
+    low, high = _range(b, z, dispersion)
     expected = b.expected
     change = abs(observed - expected) / max(expected, 1.0 if rule.counts else 1e-9)
-    flagged = (observed < low or observed > high) and change >= rules.min_change
+    flagged = (observed < low or observed > high) and change >= min_change
     return Finding(rule.name, segment, day, float(observed), expected, low, high, "seasonal_baseline",
                    bool(flagged), history_days)
 
@@ -264,8 +272,10 @@ def detect(frame: pd.DataFrame, check_days: list[dt.date], rules: Rules) -> list
             series = {segment: window[segment].to_numpy() for segment in wide.columns if segment not in pooled}
             for key, members in groups.items():
                 complete = [m for m in members if window[m].notna().all()]
-                if complete:
-                    series[key] = window[complete].sum(axis=1).to_numpy()
+                pooled_values = window[complete].sum(axis=1).to_numpy() if complete else None
+                # Even pooled, a series whose typical day is below min_volume is too small to judge.
+                if pooled_values is not None and np.median(pooled_values[:-1]) >= rules.min_volume:
+                    series[key] = pooled_values
             for segment, values in series.items():
                 known = _history(rules, values)
                 if known is None:

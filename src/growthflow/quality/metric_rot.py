@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from growthflow.errors import GrowthflowError
 from growthflow.quality import history, report
 from growthflow.quality.checks import warehouse_period
 from growthflow.quality.runner import CheckResult, Period
@@ -36,9 +37,13 @@ def read_series(conninfo: str, first: dt.date, last: dt.date):
     import pandas as pd
 
     with psycopg.connect(conninfo) as conn:
-        cursor = conn.execute(
-            "select metric_date, kpi, segment, value, denominator, repeats_previous_day"
-            " from marts.kpi_segments_daily where metric_date between %s and %s", (first, last))
+        try:
+            cursor = conn.execute(
+                "select metric_date, kpi, segment, value, denominator, repeats_previous_day"
+                " from marts.kpi_segments_daily where metric_date between %s and %s", (first, last))
+        except psycopg.errors.UndefinedTable:
+            raise GrowthflowError("marts.kpi_segments_daily does not exist yet: build the warehouse first "
+                                  "(the build_warehouse DAG, or `bin/growthflow dbt build`)") from None
         return pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
 
 

@@ -107,6 +107,7 @@ class Writer:
         self.report = GenerationReport()
         self._carry: dict[str, list[Line]] = {"events": [], "payments": []}  # duplicates for the next day
         self._cancelled: set[str] = set()
+        self._ad_metrics: dict[tuple[dt.date, int], tuple[int, int]] = {}  # delivered impressions, clicks
         self._manifest = None
 
     # -- entry point ---------------------------------------------------------------
@@ -310,11 +311,14 @@ class Writer:
         for channel, rows in out.ad_spend.items():
             rows = self.incidents.spend(channel, rows)
             real: list[Line] = []
-            for report_day, i, spend in rows:
+            for report_day, i, spend, source_day in rows:
                 currency = "USD" if channel in ("google_ads", "meta", "tiktok") else "KRW"
                 krw = spend * (1300 if currency == "USD" else 1)
                 impressions = int(krw / 8 * metrics_rng.uniform(0.8, 1.2))
                 clicks = int(impressions * metrics_rng.uniform(0.01, 0.04))
+                if source_day != report_day:  # a stuck export repeats the whole row of the day before
+                    impressions, clicks = self._ad_metrics[(source_day, i)]
+                self._ad_metrics[(report_day, i)] = (impressions, clicks)
                 values = [report_day.isoformat(), channel, c.campaign_id[i], c.campaign_name[i], str(impressions),
                           str(clicks), f"{spend:.2f}" if currency == "USD" else f"{int(spend)}", currency]
                 real.append(Line(csv_line(values)))

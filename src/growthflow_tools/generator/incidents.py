@@ -169,6 +169,7 @@ class IncidentDelivery:
         self._blame = np.full(0, -1, np.int32)  # which incident unattributed the user
         self._failed_charges: dict[str, int] = {}  # charge id -> incident
         self._delivered_spend: dict[tuple[dt.date, int], float] = {}
+        self._delivered_source: dict[tuple[dt.date, int], dt.date] = {}  # whose row was delivered
 
     def _rng(self, day: dt.date, salt: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, 0x1C1D, salt, _day_number(day)])
@@ -298,15 +299,23 @@ class IncidentDelivery:
         return payments.take(np.flatnonzero(~drop))
 
     # -- ad spend ------------------------------------------------------------------------
-    def spend(self, channel: str, rows: list[tuple[dt.date, int, float]]) -> list[tuple[dt.date, int, float]]:
-        """During ``spend_repeated``, the export reports each campaign's previous day again."""
+    def spend(self, channel: str, rows: list[tuple[dt.date, int, float]]) -> list[tuple[dt.date, int, float, dt.date]]:
+        """During ``spend_repeated``, the export repeats each campaign's row of the day before.
+
+        Each row comes back with the report date whose row it carries (its own, or the day
+        before's), so the writer repeats the whole row: spend, impressions and clicks.
+        """
         out = []
         for report_day, i, value in rows:
+            source = report_day
             for _, inc in self._of_kind("spend_repeated"):
-                if inc.get("channel") == channel and inc.first_day <= report_day <= inc.last_day:
-                    value = self._delivered_spend.get((report_day - dt.timedelta(days=1), i), value)
+                before = (report_day - dt.timedelta(days=1), i)
+                if inc.get("channel") == channel and inc.first_day <= report_day <= inc.last_day \
+                        and before in self._delivered_spend:
+                    value, source = self._delivered_spend[before], self._delivered_source[before]
             self._delivered_spend[(report_day, i)] = value
-            out.append((report_day, i, value))
+            self._delivered_source[(report_day, i)] = source
+            out.append((report_day, i, value, source))
         return out
 
     # -- manifest ------------------------------------------------------------------------
