@@ -128,8 +128,11 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="also keep both datasets' KPI series and the incidents here")
     parser.add_argument("--reuse", type=Path, help="judge the series kept by an earlier --save (no generation, no "
                                                    "build: to compare rules in expectations/anomalies/ on the same data)")
+    parser.add_argument("--z", type=float, help="try another default z than the rules file's")
+    parser.add_argument("--min-change", type=float, help="try another default min_change than the rules file's")
     args = parser.parse_args()
     rules = load_rules()
+    rules = dataclasses.replace(rules, z=args.z or rules.z, min_change=args.min_change or rules.min_change)
     start = dt.date(2026, 1, 5)
     base = GeneratorSettings(start=start, days=args.days, seed=args.seed, daily_new_users=args.daily_new_users,
                              campaigns=12)

@@ -24,7 +24,7 @@ from typing import Callable
 import numpy as np
 
 from growthflow_tools.generator.defects import EVENT_ONLY, EXPECTED, GENERIC_JSON, PAYMENT_ONLY, DefectMaker, Line
-from growthflow_tools.generator.incidents import IncidentDelivery, draw_incidents
+from growthflow_tools.generator.incident_delivery import IncidentDelivery, draw_incidents
 from growthflow_tools.generator.render import (
     AD_SPEND_HEADER, CAMPAIGN_HEADER, csv_line, event_ids_for, format_amount, iso_utc, render_events,
     render_payments,
