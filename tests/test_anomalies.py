@@ -181,10 +181,13 @@ def test_one_alert_per_incident_through_the_shared_notifier(built, checked, webh
     outcome, _ = checked
     days = [d for d in sorted({r.period.end for r in outcome.results}) if d >= INCIDENTS[3].first_day]
     first = check_anomalies(built, None, "test__alerts_1", "build_warehouse", days=days, out=io.StringIO())
-    # Consecutive flagged days of one series are one incident: fewer alerts than anomalies.
+    # These days hold two incidents (meta's attribution lost, naver's export stuck), each flagged on
+    # several days and the first in several series: one alert each.
     flagged = [r for r in first.results if not r.success]
-    assert len(webhook.received) == first.incidents and 0 < first.incidents < len(flagged)
-    assert all(text.startswith("ANOMALY ") for text in webhook.received)
+    assert first.incidents == len(webhook.received) == 2 and len(flagged) > first.incidents
+    attribution, spend = webhook.received
+    assert attribution.startswith(f"ANOMALY since {INCIDENTS[3].first_day}") and "channel=meta" in attribution
+    assert spend.startswith(f"ANOMALY since {INCIDENTS[4].first_day}") and "spend_krw [channel=naver" in spend
     # The next build re-checks the same days: the same incidents, no new alert.
     again = check_anomalies(built, None, "test__alerts_2", "build_warehouse", days=days, out=io.StringIO())
     assert again.incidents == first.incidents and len(webhook.received) == first.incidents

@@ -70,8 +70,22 @@ def _as_result(f) -> CheckResult:
         expected_value=f.expected, expected_low=f.low, expected_high=f.high)
 
 
+def _describe(r: CheckResult) -> str:
+    where = (f"expected {r.expected_low:,.0f}..{r.expected_high:,.0f}" if r.expected_low is not None
+             else "the same row as the day before")
+    return f"{r.column} [{r.segment}] {r.observed_value:,.0f} on {r.period.end}, {where}"
+
+
 def alert_anomalies(conninfo: str, results: list[CheckResult], run_id: str, first: dt.date, dag_id: str | None) -> int:
-    """One alert per incident (a run of consecutive anomalous days of one series), through the shared notifier."""
+    """One alert per incident, through the shared notifier.
+
+    An incident is what starts going wrong on one day: every series whose run of
+    consecutive anomalous days (across builds too) begins that day. One fault usually
+    moves several series at once (an attribution loss: each campaign of the channel down,
+    organic up, the unattributed share up), and on call wants one message for it, not one
+    per series or per day. The alert key names that first day, so a later build that
+    re-checks the same days sends nothing again.
+    """
     from growthflow.alerts import Alert, deliver
     from growthflow.quality.anomalies import episodes
 
@@ -80,18 +94,16 @@ def alert_anomalies(conninfo: str, results: list[CheckResult], run_id: str, firs
         return 0
     before = _flagged_before(conninfo, first - dt.timedelta(days=30), run_id)
     starts = episodes([(r.check_id, r.period.end) for r in flagged], before)
-    first_seen: dict[tuple[str, dt.date], CheckResult] = {}
+    by_start: dict[dt.date, dict[str, CheckResult]] = {}
     for r in sorted(flagged, key=lambda r: r.period.end):
-        first_seen.setdefault((r.check_id, starts[(r.check_id, r.period.end)]), r)
-    for (check_id, start), r in first_seen.items():
-        where = (f"expected {r.expected_low:,.0f}..{r.expected_high:,.0f}" if r.expected_low is not None
-                 else "the same number as the day before")
-        text = (f"ANOMALY {r.column} [{r.segment}] since {start}: observed {r.observed_value:,.0f} on "
-                f"{r.period.end}, {where} (dag {dag_id or '-'}, run {run_id}); `bin/growthflow check anomalies "
-                f"--date {r.period.end}`")
-        deliver(Alert(key=f"anomaly:{check_id}:{start}", text=text), conninfo,
-                window_minutes=ANOMALY_ALERT_WINDOW_MINUTES)
-    return len(first_seen)
+        by_start.setdefault(starts[(r.check_id, r.period.end)], {}).setdefault(r.check_id, r)
+    for start, series in sorted(by_start.items()):
+        shown = sorted(series.values(), key=lambda r: (r.column or "", r.segment or ""))
+        listed = "; ".join(_describe(r) for r in shown[:8]) + (f"; and {len(shown) - 8} more" if len(shown) > 8 else "")
+        text = (f"ANOMALY since {start}: {len(shown)} KPI series off their expected range: {listed} "
+                f"(dag {dag_id or '-'}, run {run_id}); `bin/growthflow check anomalies --date {start}`")
+        deliver(Alert(key=f"anomaly:{start}", text=text), conninfo, window_minutes=ANOMALY_ALERT_WINDOW_MINUTES)
+    return len(by_start)
 
 
 @dataclass
