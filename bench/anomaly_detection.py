@@ -34,7 +34,6 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -46,6 +45,7 @@ from growthflow.dbt_runner import run_dbt  # noqa: E402
 from growthflow.ingest.loader import load_partition  # noqa: E402
 from growthflow.landing import SOURCES  # noqa: E402
 from growthflow.quality.anomalies import POOLED, detect, load_rules, segment_value  # noqa: E402
+from growthflow.quality.anomalies import episodes as series_runs  # noqa: E402
 from growthflow.quality.metric_rot import check_anomalies, read_series  # noqa: E402
 from growthflow_tools.bench import scratch_database, table  # noqa: E402
 from growthflow_tools.generator.generate import generate  # noqa: E402
@@ -77,20 +77,12 @@ def load(url: str, landing: Path, days: list[dt.date]) -> None:
 
 def episodes(flagged) -> list[tuple[str, str, dt.date, dt.date]]:
     """(kpi, segment, first, last) runs of consecutive flagged days of one series and rule."""
-    by_series = defaultdict(list)
+    starts = series_runs([(f.check_id, f.day) for f in flagged], set())
+    last: dict[tuple[str, str, str, dt.date], dt.date] = {}
     for f in flagged:
-        by_series[(f.kpi, f.segment, f.rule)].append(f.day)
-    runs = []
-    for (kpi, segment, _), days in by_series.items():
-        days.sort()
-        first = last = days[0]
-        for day in days[1:]:
-            if (day - last).days > 1:
-                runs.append((kpi, segment, first, last))
-                first = day
-            last = day
-        runs.append((kpi, segment, first, last))
-    return runs
+        key = (f.check_id, f.kpi, f.segment, starts[(f.check_id, f.day)])
+        last[key] = max(last.get(key, f.day), f.day)
+    return [(kpi, segment, first, end) for (_, kpi, segment, first), end in last.items()]
 
 
 def incident_series(entry: dict, rules) -> set[tuple[str, str]]:

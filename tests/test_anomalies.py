@@ -19,6 +19,7 @@ import pandas as pd
 import psycopg
 import pytest
 
+from growthflow.fx import usd_krw
 from growthflow.landing import delivered_dates
 from growthflow.quality.anomalies import POOLED, detect, load_rules
 from growthflow.quality.metric_rot import anomaly_days, check_anomalies
@@ -167,14 +168,24 @@ def test_the_marts_equal_the_truth_with_the_incidents_applied(built, dataset):
 
 
 def test_repeated_spend_equals_the_day_before_in_the_mart(built, dataset):
-    _, _, manifest = dataset
+    _, truth, manifest = dataset
     entry = next(e for e in manifest if e["kind"] == "spend_repeated")
     with psycopg.connect(built) as conn:
         repeats = conn.execute(
             "select metric_date, segment from marts.kpi_segments_daily where repeats_previous_day").fetchall()
+        spend = {(d, s): v for d, s, v in conn.execute(
+            "select metric_date, segment, value from marts.kpi_segments_daily where kpi = 'spend_krw'")}
     expected = {(dt.date.fromisoformat(e["date"]), e["segment"]) for e in entry["effects"]}
     assert expected and expected <= set(repeats)
-    assert all(Decimal(str(e["delta"])) != 0 for e in entry["effects"])
+    # The mart's spend on the stuck days is the truth's plus the recorded effect (KRW, to the cent).
+    with open(truth / "ad_spend.csv") as handle:
+        true_spend = {(dt.date.fromisoformat(r["date"]), f"channel={r['channel']} campaign={r['campaign_id']}"):
+                      Decimal(r["spend"]) * (Decimal(str(usd_krw(dt.date.fromisoformat(r["date"]))))
+                                             if r["currency"] == "USD" else 1)
+                      for r in csv.DictReader(handle)}
+    for e in entry["effects"]:
+        key = (dt.date.fromisoformat(e["date"]), e["segment"])
+        assert abs(spend[key] - true_spend[key] - Decimal(str(e["delta"]))) <= Decimal("0.02"), (key, e)
 
 
 def test_one_alert_per_incident_through_the_shared_notifier(built, checked, webhook):

@@ -46,6 +46,8 @@ class KpiRule:
     share: bool = False
     repeat_rule: bool = False
     pool_by: str | None = None
+    #: A day with no row is a 0 (the mart writes no zero rows); otherwise the series has no value that day.
+    zero_when_missing: bool = False
     #: Overrides of the defaults for this KPI.
     z: float | None = None
     min_change: float | None = None
@@ -182,8 +184,8 @@ def _wide(frame: pd.DataFrame, rule: KpiRule, first: dt.date, last: dt.date) -> 
     rows = frame[frame["kpi"] == rule.name]
     wide = rows.pivot_table(index="metric_date", columns="segment", values="value", aggfunc="sum")
     wide = wide.reindex(pd.date_range(first, last, freq="D").date)
-    if rule.counts and rule.name in ("events", "charges"):
-        wide = wide.fillna(0.0)  # these marts leave out the zero rows
+    if rule.zero_when_missing:
+        wide = wide.fillna(0.0)  # the mart leaves out this KPI's zero rows
     return wide.astype(float)
 
 
