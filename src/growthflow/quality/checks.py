@@ -52,7 +52,10 @@ def docs_dir(name: str) -> Path:
 
 def _run(conninfo: str, suites: list[SuiteSpec], period: Period, scope: str, run_id: str, dag_id: str | None,
          extra_parameters: dict | None = None, docs: Path | None = None, raise_on_fail: bool = True,
-         out=sys.stdout) -> QualityOutcome:
+         out=None) -> QualityOutcome:
+    # Resolved per call, not bound at import: a module preloaded before the task process
+    # started would keep a stdout the task has since replaced (and the worker closed).
+    out = out or sys.stdout
     started = time.perf_counter()
     run = QualityRun(conninfo, docs_dir=docs)
     validated = run.run(suites, period, extra_parameters or {})
@@ -71,7 +74,7 @@ def _run(conninfo: str, suites: list[SuiteSpec], period: Period, scope: str, run
 
 
 def check_delivery(conninfo: str, source: str, day: dt.date, run_id: str, dag_id: str | None = None,
-                   raise_on_fail: bool = True, out=sys.stdout) -> QualityOutcome:
+                   raise_on_fail: bool = True, out=None) -> QualityOutcome:
     """The raw suite of one source for one delivery date (after its load)."""
     suites = [s for s in load_suites() if s.scope == "delivery" and s.source == source]
     with psycopg.connect(conninfo) as conn:
@@ -93,7 +96,7 @@ def warehouse_period(conninfo: str, window_start: dt.date | None) -> Period:
 
 def check_warehouse(conninfo: str, window_start: dt.date | None, run_id: str, dag_id: str | None = None,
                     layers: tuple[str, ...] = ("raw", "staging", "core", "marts"), raise_on_fail: bool = True,
-                    out=sys.stdout) -> QualityOutcome:
+                    out=None) -> QualityOutcome:
     """Staging and core suites on the build's window, mart suites on whole marts, and raw completeness."""
     period = warehouse_period(conninfo, window_start)
     suites = [s for s in load_suites() if s.scope in ("window", "table") and s.layer in layers]

@@ -119,7 +119,7 @@ class AnomalyOutcome:
 
 
 def check_anomalies(conninfo: str, window_start: dt.date | None, run_id: str, dag_id: str | None = None,
-                    days: list[dt.date] | None = None, alert: bool = True, out=sys.stdout) -> AnomalyOutcome:
+                    days: list[dt.date] | None = None, alert: bool = True, out=None) -> AnomalyOutcome:
     """Metric-rot detection on ``marts.kpi_segments_daily`` for a build's window (or ``days``).
 
     Every verdict goes to ``dq.validation_results`` (category ``anomaly``, severity ``warn``);
@@ -127,6 +127,7 @@ def check_anomalies(conninfo: str, window_start: dt.date | None, run_id: str, da
     """
     from growthflow.quality.anomalies import detect, load_rules
 
+    out = out or sys.stdout  # per call: see checks._run
     started = time.perf_counter()
     rules = load_rules()
     days = days or anomaly_days(conninfo, window_start, rules)
