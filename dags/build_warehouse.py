@@ -27,7 +27,7 @@ dates are in builds every date loaded meanwhile.
 
 **Rerun**: trigger with `window_start` (a delivery date) to rebuild from that date on,
 e.g. `bin/growthflow airflow dags trigger build_warehouse -c '{"window_start": "2026-09-10"}'`.
-A full rebuild: `bin/growthflow dbt build --full-refresh`.
+A full rebuild: `bin/growthflow dbt build --full-refresh`. **Queue** (Celery): `default`.
 """
 
 from __future__ import annotations

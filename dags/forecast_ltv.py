@@ -17,6 +17,9 @@ BI reads `marts.campaign_ltv` (campaign performance beside the latest forecast).
 While the newest delivery loaded is more than 3 days behind the run's day
 (`GROWTHFLOW_MAX_STALENESS_DAYS`), as during a backfill, the run is skipped with the reason
 in the log: a forecast as of an old date would be published as tonight's.
+**Queue**: `ltv` (`GROWTHFLOW_EXECUTOR=celery`): the fit holds the posterior in memory, so a
+deployment can serve it from a worker with memory to spare (`airflow celery worker --queues ltv`).
+Every other growthflow task uses Airflow's `default` queue.
 **Rerun or backfill**: trigger with `as_of_date`, e.g.
 `bin/growthflow airflow dags trigger forecast_ltv -c '{"as_of_date": "2026-09-30"}'`, or
 without Airflow: `bin/growthflow ltv run --as-of 2026-09-30`. Same data, settings and
@@ -30,6 +33,7 @@ from airflow.sdk import Param, dag, task
 
 from growthflow.airflow_support import DEFAULT_ARGS, fail_without_retry, skip_if_stale
 from growthflow.assets import MARTS_ASSET
+from growthflow.config import LTV_QUEUE
 from growthflow.connections import warehouse_conninfo
 from growthflow.schedule import START_DATE
 
@@ -47,7 +51,7 @@ from growthflow.schedule import START_DATE
                                 description="Forecast as of this date; empty = the newest delivery date loaded")},
 )
 def forecast_ltv():
-    @task(execution_timeout=pendulum.duration(hours=2))
+    @task(execution_timeout=pendulum.duration(hours=2), queue=LTV_QUEUE)
     def fit_and_publish(**context) -> dict:
         from growthflow.ltv.job import run_nightly
         from growthflow.ltv.reader import latest_as_of

@@ -16,6 +16,7 @@ checks the partition: its report is in the `check_<source>` task log, its result
 The sensor waits up to 6 hours for a late partition (`GROWTHFLOW_PARTITION_TIMEOUT_SECONDS`),
 then fails with one alert, and nothing downstream runs.
 
+**Queue**: `default` (`GROWTHFLOW_EXECUTOR=celery`): a date's four loads can run on four workers.
 **Rerun a date**: clear the run in the UI, or trigger with the `delivery_date`
 param (`bin/growthflow airflow dags trigger ingest_raw_logs -c '{"delivery_date": "2026-09-14"}'`).
 A rerun replaces that date's rows in one transaction.

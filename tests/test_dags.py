@@ -104,6 +104,14 @@ def test_dbt_tasks_get_the_window_as_an_environment_variable_not_a_var(dagbag):
     assert not [task.task_id for task in dbt_tasks if task.vars]
 
 
+def test_the_ltv_fit_has_its_own_queue_and_every_other_task_the_default(dagbag):
+    from growthflow.config import DEFAULT_QUEUE, LTV_QUEUE
+
+    queues = {(dag_id, task.task_id): task.queue for dag_id, dag in dagbag.dags.items() for task in dag.tasks}
+    assert queues.pop(("forecast_ltv", "fit_and_publish")) == LTV_QUEUE
+    assert set(queues.values()) == {DEFAULT_QUEUE} and len(queues) > 30
+
+
 def test_dag_files_only_wire_tasks():
     """Logic lives in src/growthflow; a DAG file stays short and imports no database driver."""
     for path in (PROJECT_ROOT / "dags").glob("*.py"):

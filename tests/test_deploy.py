@@ -4,6 +4,7 @@ is committed."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -50,7 +51,7 @@ def locked_airflow_version() -> str:
 
 @pytest.mark.parametrize("profiles, extra", [
     ((), set()),
-    (("celery",), {"redis", "airflow-worker", "flower"}),
+    (("celery",), {"redis", "airflow-worker", "airflow-worker-ltv", "flower"}),
     (("bi",), {"superset", "superset-assets"}),
 ])
 def test_compose_resolves_each_profile_to_the_documented_services(env_file, profiles, extra):
@@ -68,8 +69,8 @@ def test_compose_refuses_to_start_without_a_secret(env_file, tmp_path):
 
 
 def test_compose_and_image_agree_with_the_local_setup(env_file):
-    from growthflow_tools.airflow_env import airflow_environment
-    from growthflow.config import load_settings
+    from growthflow_tools.airflow_env import airflow_environment, celery_environment
+    from growthflow.config import DEFAULT_QUEUE, LTV_QUEUE, load_settings
     from growthflow.warehouse import Targets
 
     version = locked_airflow_version()
@@ -79,9 +80,9 @@ def test_compose_and_image_agree_with_the_local_setup(env_file):
     for folder in CODE_FOLDERS:
         assert f"COPY --chown=airflow:root {folder}/ {folder}/" in dockerfile
 
-    local = airflow_environment(load_settings(), Targets(owner_url="postgresql://u:p@h:1/growthflow", bi_url=None,
-                                                        airflow_url="postgresql+psycopg2://a:p@h:1/airflow",
-                                                        admin_conninfo=None, local=False))
+    targets = Targets(owner_url="postgresql://u:p@h:1/growthflow", bi_url=None,
+                      airflow_url="postgresql+psycopg2://a:p@h:1/airflow", admin_conninfo=None, local=False)
+    local = airflow_environment(load_settings(), targets)
     config = resolved(env_file, "celery")
     for name, service in config["services"].items():
         if not name.startswith("airflow-") and name != "flower":
@@ -102,7 +103,17 @@ def test_compose_and_image_agree_with_the_local_setup(env_file):
         assert (warehouse.scheme, warehouse.username, warehouse.path) == ("postgres", OWNER_ROLE,
                                                                           f"/{WAREHOUSE_DATABASE}")
         assert urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]).path == f"/{AIRFLOW_DATABASE}"
-    assert config["services"]["airflow-worker"]["command"] == ["celery", "worker"]
+    # The same queues as the local Celery stack: the default one, and the LTV fit's on a worker of its own.
+    assert config["services"]["airflow-worker"]["command"] == ["celery", "worker", "--queues", DEFAULT_QUEUE]
+    assert config["services"]["airflow-worker-ltv"]["command"] == ["celery", "worker", "--queues", LTV_QUEUE,
+                                                                   "--concurrency", "1"]
+    with_celery = dataclasses.replace(load_settings(), executor="celery")
+    local_celery = celery_environment(with_celery, targets)
+    for name in ("airflow-worker", "airflow-worker-ltv", "airflow-scheduler"):
+        env = config["services"][name]["environment"]
+        for key in ("AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS", "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT"):
+            assert env[key] == local_celery[key], key
+        assert env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == local["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == DEFAULT_QUEUE
     # The same launcher as the local stack (airflow_env.component_command).
     assert config["services"]["airflow-scheduler"]["command"] == ["python", "-m", "growthflow.preload", "scheduler"]
     assert config["services"]["airflow-init"]["command"][-1].strip().endswith("python -m growthflow_tools.cli setup")

@@ -22,6 +22,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PG_PORT = 54329
 DEFAULT_AIRFLOW_PORT = 8080
 DEFAULT_BI_PORT = 8088
+#: The project-local Redis (Celery's broker with GROWTHFLOW_EXECUTOR=celery): not 6379, for the same reason.
+DEFAULT_REDIS_PORT = 63799
+DEFAULT_FLOWER_PORT = 5555
 
 WAREHOUSE_DATABASE = "growthflow"
 AIRFLOW_DATABASE = "airflow"
@@ -32,6 +35,13 @@ AIRFLOW_ROLE = "airflow"
 #: Fit methods of the nightly LTV job (``models_ltv.fit.METHODS``; named here so reading
 #: a setting never imports PyMC).
 LTV_METHODS = ("nuts", "map")
+#: How Airflow runs tasks: ``local`` (LocalExecutor, forked from the scheduler) or ``celery``
+#: (CeleryExecutor: a Redis broker and ``GROWTHFLOW_CELERY_WORKERS`` worker processes).
+EXECUTORS = ("local", "celery")
+#: Celery queues. Loads, dbt and checks go to Airflow's default queue; the LTV fit to its own,
+#: so a deployment can serve it from a worker with memory to spare.
+DEFAULT_QUEUE = "default"
+LTV_QUEUE = "ltv"
 #: What the scheduler imports before it forks task processes (see ``growthflow.preload``).
 DEFAULT_PRELOAD = ("psycopg", "great_expectations", "dbt.cli.main", "dbt.adapters.postgres", "cosmos",
                    # what every task process imports when it loads its DAG file and runs its task
@@ -133,8 +143,14 @@ class Settings:
     ltv_tune: int
     ltv_target_accept: float
     ltv_unit_days: int
+    # Executor
+    executor: str  #: local or celery
+    celery_workers: int  #: worker processes the local stack starts with executor celery
+    redis_port: int  #: the project-local Redis (celery's broker)
+    redis_bin: str | None  #: a redis-server binary to use instead of the one on PATH
+    flower_port: int  #: Celery's Flower UI (bin/growthflow up --flower)
     # Process start-up and tooling
-    preload: tuple[str, ...]  #: modules the scheduler imports before it forks task processes
+    preload: tuple[str, ...]  #: modules the scheduler and Celery workers import before they fork tasks
     demo_days: int  #: delivery dates the demo generates and loads
     inject_fault: str | None  #: test hook: make a load fail at a named stage
     python: str | None  #: the Python 3.12 for tool environments (Superset's); default this one
@@ -147,6 +163,10 @@ class Settings:
     @property
     def pg_dir(self) -> Path:
         return self.home / "pg"
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.home / "redis"
 
     @property
     def airflow_home(self) -> Path:
@@ -188,6 +208,11 @@ def load_settings() -> Settings:
         ltv_tune=_int_env("GROWTHFLOW_LTV_TUNE", 500, minimum=0),
         ltv_target_accept=_float_env("GROWTHFLOW_LTV_TARGET_ACCEPT", 0.98, 0.5, 1.0),
         ltv_unit_days=_int_env("GROWTHFLOW_LTV_UNIT_DAYS", 7, minimum=1),
+        executor=_choice_env("GROWTHFLOW_EXECUTOR", "local", EXECUTORS),
+        celery_workers=_int_env("GROWTHFLOW_CELERY_WORKERS", 2, minimum=1),
+        redis_port=_int_env("GROWTHFLOW_REDIS_PORT", DEFAULT_REDIS_PORT, minimum=1),
+        redis_bin=os.environ.get("GROWTHFLOW_REDIS_BIN") or None,
+        flower_port=_int_env("GROWTHFLOW_FLOWER_PORT", DEFAULT_FLOWER_PORT, minimum=1),
         preload=_list_env("GROWTHFLOW_PRELOAD", DEFAULT_PRELOAD),
         demo_days=_int_env("GROWTHFLOW_DEMO_DAYS", 60, minimum=1),
         inject_fault=os.environ.get("GROWTHFLOW_INJECT_FAULT") or None,

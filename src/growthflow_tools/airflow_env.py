@@ -2,9 +2,11 @@
 
 Airflow reads all of its configuration from the environment built here:
 ``AIRFLOW_HOME`` inside ``.local/``, metadata on the local PostgreSQL,
-LocalExecutor sized for 2 cores, the repo's ``dags/`` and ``plugins/``, and the
-warehouse connection as ``AIRFLOW_CONN_GROWTHFLOW_WAREHOUSE``. Any variable
-already set in the caller's environment wins, so deployments override freely.
+LocalExecutor sized for 2 cores (or, with ``GROWTHFLOW_EXECUTOR=celery``, the
+CeleryExecutor with a project-local Redis and ``GROWTHFLOW_CELERY_WORKERS`` workers),
+the repo's ``dags/`` and ``plugins/``, and the warehouse connection as
+``AIRFLOW_CONN_GROWTHFLOW_WAREHOUSE``. Any variable already set in the caller's
+environment wins, so deployments override freely.
 """
 
 from __future__ import annotations
@@ -20,13 +22,21 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from growthflow.config import PROJECT_ROOT, Settings
+from growthflow.config import DEFAULT_QUEUE, LTV_QUEUE, PROJECT_ROOT, Settings
 from growthflow.connections import WAREHOUSE_CONN_ID
 from growthflow.errors import ServiceUnavailable
 from growthflow.warehouse import Targets
+from growthflow_tools.processes import alive
 
 STACK = ("api-server", "scheduler", "dag-processor", "triggerer")
 ADMIN_USER = "admin"
+#: Task slots on the machine, whichever executor runs them. Most of a short task's life is
+#: start-up and waiting on the API server and the database, not CPU: on 2 cores 8 slots ran an
+#: ingest backfill at 146 tasks/min against 89 with 4 (bench/airflow_tasks.py, docs/benchmarks.md).
+TASK_SLOTS = 8
+#: How long Redis holds a taken, unacknowledged message before giving it to another worker:
+#: longer than the longest task (the LTV fit's execution_timeout is 2 hours).
+VISIBILITY_TIMEOUT_SECONDS = 6 * 3600
 
 
 def _airflow_conn_uri(owner_url: str) -> str:
@@ -69,11 +79,9 @@ def airflow_environment(settings: Settings, targets: Targets) -> dict[str, str]:
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        # Most of a short task's life is start-up and waiting on the API server and the
-        # database, not CPU: on 2 cores 8 slots ran an ingest backfill at 146 tasks/min
-        # against 89 with 4 (bench/airflow_tasks.py, docs/benchmarks.md).
-        "AIRFLOW__CORE__PARALLELISM": "8",
-        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "8",
+        "AIRFLOW__CORE__PARALLELISM": str(TASK_SLOTS),
+        "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(TASK_SLOTS),
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": DEFAULT_QUEUE,
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{settings.airflow_port}/execution/",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
@@ -99,6 +107,8 @@ def airflow_environment(settings: Settings, targets: Targets) -> dict[str, str]:
         # Child processes are started as plain `airflow`: the venv must be on PATH.
         "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
     }
+    if settings.executor == "celery":
+        defaults.update(celery_environment(settings, targets))
     env = dict(os.environ)
     for key, value in defaults.items():
         if key == "PATH" or key not in os.environ:
@@ -106,18 +116,66 @@ def airflow_environment(settings: Settings, targets: Targets) -> dict[str, str]:
     return env
 
 
+def celery_environment(settings: Settings, targets: Targets) -> dict[str, str]:
+    """CeleryExecutor: the broker (the project-local Redis unless AIRFLOW__CELERY__BROKER_URL is
+    set), results in the metadata database, the same task slots shared among the workers."""
+    from growthflow_tools.redis_server import LocalRedis
+
+    env = {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{targets.airflow_url}",
+        "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "growthflow.celery_config.CELERY_CONFIG",
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(max(1, TASK_SLOTS // settings.celery_workers)),
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS),
+    }
+    if "AIRFLOW__CELERY__BROKER_URL" not in os.environ:
+        env["AIRFLOW__CELERY__BROKER_URL"] = LocalRedis(settings).url
+    return env
+
+
+def worker_queues(index: int) -> str:
+    """Every local worker takes the default queue; the first also takes the LTV fit's."""
+    return ",".join((DEFAULT_QUEUE, LTV_QUEUE) if index == 1 else (DEFAULT_QUEUE,))
+
+
+def stack_components(settings: Settings, flower: bool = False) -> tuple[str, ...]:
+    """The processes ``bin/growthflow up`` runs: Airflow's four, plus the Celery workers."""
+    if settings.executor != "celery":
+        return STACK
+    workers = tuple(f"celery-worker-{i}" for i in range(1, settings.celery_workers + 1))
+    return STACK + workers + (("flower",) if flower else ())
+
+
+def describe_stack(settings: Settings, flower: bool = False) -> str:
+    """What ``start_stack`` starts, for the progress line."""
+    if settings.executor != "celery":
+        return ", ".join(STACK)
+    broker = "Redis" if uses_local_broker(settings) else "the broker at AIRFLOW__CELERY__BROKER_URL"
+    workers = f"{settings.celery_workers} Celery worker{'s' if settings.celery_workers > 1 else ''}"
+    return ", ".join(STACK) + f", {workers} on {broker}" + (", Flower" if flower else "")
+
+
 def airflow_cli(env: dict[str, str]) -> list[str]:
     return [str(Path(sys.executable).parent / "airflow")]
 
 
-def component_command(env: dict[str, str], name: str) -> list[str]:
+def component_command(env: dict[str, str], name: str, settings: Settings) -> list[str]:
     """The command that starts one stack component.
 
-    The scheduler starts through ``growthflow.preload`` so the tasks it forks
-    inherit the heavy libraries instead of importing them each time.
+    With LocalExecutor the scheduler starts through ``growthflow.preload`` so the tasks it
+    forks inherit the heavy libraries instead of importing them each time. Celery workers
+    preload through ``growthflow.celery_config`` (Celery's ``worker_init``); their logs are on
+    this machine's disk, where the api-server reads them, so they serve none of their own.
     """
-    if name == "scheduler":
+    if name == "scheduler" and env.get("AIRFLOW__CORE__EXECUTOR") == "LocalExecutor":
         return [sys.executable, "-m", "growthflow.preload", name]
+    if name.startswith("celery-worker-"):
+        index = int(name.rsplit("-", 1)[1])
+        return [*airflow_cli(env), "celery", "worker", "--celery-hostname", f"worker-{index}@%h",
+                "--queues", worker_queues(index), "--skip-serve-logs"]
+    if name == "flower":
+        return [*airflow_cli(env), "celery", "flower", "--hostname", "127.0.0.1", "--port", str(settings.flower_port),
+                "--basic-auth", f"{ADMIN_USER}:{admin_password(settings)}"]
     return [*airflow_cli(env), name]
 
 
@@ -156,44 +214,50 @@ def _pid_file(settings: Settings, name: str) -> Path:
     return settings.airflow_home / "run" / f"{name}.pid"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    # A component that exited but was not reaped yet (its parent is gone) is a zombie: not running.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def stack_status(settings: Settings) -> dict[str, int | None]:
+def stack_status(settings: Settings, components: tuple[str, ...] | None = None) -> dict[str, int | None]:
+    """Pid of each component (None when it is not running): those of the configured stack by default."""
     status = {}
-    for name in STACK:
+    for name in components or stack_components(settings):
         path = _pid_file(settings, name)
         pid = int(path.read_text()) if path.exists() else None
-        status[name] = pid if pid and _alive(pid) else None
+        status[name] = pid if pid and alive(pid) else None
     return status
 
 
-def start_stack(settings: Settings, env: dict[str, str], wait_seconds: int = 180) -> str:
-    """Start api-server, scheduler, dag-processor and triggerer in the background."""
+def _recorded_components(settings: Settings) -> tuple[str, ...]:
+    """Every component a pid file names, whatever the executor is now set to."""
+    return tuple(sorted(path.stem for path in (settings.airflow_home / "run").glob("*.pid")))
+
+
+def uses_local_broker(settings: Settings) -> bool:
+    return settings.executor == "celery" and "AIRFLOW__CELERY__BROKER_URL" not in os.environ
+
+
+def start_stack(settings: Settings, env: dict[str, str], wait_seconds: int = 180, flower: bool = False) -> str:
+    """Start api-server, scheduler, dag-processor and triggerer in the background (with the
+    CeleryExecutor also Redis, unless the broker is elsewhere, and the workers); start only
+    what is not running, so it also restarts a component that died."""
     (settings.airflow_home / "run").mkdir(parents=True, exist_ok=True)
     log_dir = settings.airflow_home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    running = stack_status(settings)
-    for name in STACK:
+    if uses_local_broker(settings):
+        from growthflow_tools.redis_server import LocalRedis
+
+        LocalRedis(settings).start()
+    components = stack_components(settings, flower)
+    running = stack_status(settings, components)
+    for name in components:
         if running[name]:
             continue
         with open(log_dir / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(component_command(env, name), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True, cwd=settings.airflow_home)
+            proc = subprocess.Popen(component_command(env, name, settings), env=env, stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                    cwd=settings.airflow_home)
         _pid_file(settings, name).write_text(str(proc.pid))
     url = f"http://127.0.0.1:{settings.airflow_port}"
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline:
-        dead = [name for name, pid in stack_status(settings).items() if not pid]
+        dead = [name for name, pid in stack_status(settings, components).items() if not pid]
         if dead:
             raise ServiceUnavailable(f"Airflow {', '.join(dead)} exited at start; see {log_dir}/{dead[0]}.log "
                                      f"(is port {settings.airflow_port} taken? set GROWTHFLOW_AIRFLOW_PORT)")
@@ -213,22 +277,31 @@ def _healthy(url: str) -> bool:
 
 
 def stop_stack(settings: Settings, timeout: float = 30) -> list[str]:
+    """Stop every component that runs (a Celery worker first finishes its tasks, for up to
+    ``timeout`` seconds), then the project-local Redis if it runs."""
     stopped = []
-    running = {name: pid for name, pid in stack_status(settings).items() if pid}
+    recorded = _recorded_components(settings) if (settings.airflow_home / "run").exists() else ()
+    running = {name: pid for name, pid in stack_status(settings, recorded).items() if pid}
     for name, pid in running.items():
         try:
             os.killpg(pid, signal.SIGTERM)
         except OSError:
             pass
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and any(_alive(pid) for pid in running.values()):
+    while time.monotonic() < deadline and any(alive(pid) for pid in running.values()):
         time.sleep(0.5)
-    for name, pid in running.items():
-        if _alive(pid):
+    for name in recorded:
+        pid = running.get(name)
+        if pid and alive(pid):
             try:
                 os.killpg(pid, signal.SIGKILL)
             except OSError:
                 pass
         _pid_file(settings, name).unlink(missing_ok=True)
-        stopped.append(name)
+        if pid:
+            stopped.append(name)
+    from growthflow_tools.redis_server import LocalRedis
+
+    if LocalRedis(settings).stop():
+        stopped.append("redis")
     return stopped

@@ -35,6 +35,7 @@ from psycopg import sql
 from growthflow.config import PROJECT_ROOT, Settings
 from growthflow.errors import ConfigError, ServiceUnavailable
 from growthflow.warehouse import Targets, connect
+from growthflow_tools.debian import ensure_debian_packages
 
 BI_ROOT = PROJECT_ROOT / "bi"
 ASSETS_DIR = BI_ROOT / "assets"
@@ -303,16 +304,7 @@ def ensure_headless_browser(say=lambda message: None) -> None:
     """Install Debian's chromium and chromium-driver when they are missing and we may (root, apt)."""
     if CHROMIUM.exists() and CHROMEDRIVER.exists():
         return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise ConfigError("the BI tests need Debian's chromium and chromium-driver: "
-                          "sudo apt-get install chromium chromium-driver")
-    say("installing chromium and chromium-driver (Debian packages) for the BI browser tests...")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"]):
-        result = subprocess.run(command, env=env, capture_output=True, text=True)
-        if result.returncode != 0:
-            tail = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise ServiceUnavailable(f"`{' '.join(command)}` failed: {tail[0]}")
+    ensure_debian_packages(("chromium", "chromium-driver"), "the BI browser tests", say)
 
 
 def prepare(server: SupersetServer, say=lambda message: None) -> None:

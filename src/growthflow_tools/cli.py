@@ -204,12 +204,16 @@ def cmd_airflow(args) -> int:
 
 
 def cmd_up(args) -> int:
-    from growthflow_tools.airflow_env import ADMIN_USER, admin_password, start_stack
+    from growthflow_tools.airflow_env import ADMIN_USER, admin_password, describe_stack, start_stack
 
     settings, env = prepared_airflow_env()
-    say("starting Airflow (api-server, scheduler, dag-processor, triggerer)...")
-    url = start_stack(settings, env)
+    if args.flower and settings.executor != "celery":
+        raise ConfigError("--flower needs the Celery executor: set GROWTHFLOW_EXECUTOR=celery")
+    say(f"starting Airflow ({describe_stack(settings, args.flower)})...")
+    url = start_stack(settings, env, flower=args.flower)
     say(f"Airflow UI: {url}  login: {ADMIN_USER} / {admin_password(settings)}")
+    if args.flower:
+        say(f"Flower: http://127.0.0.1:{settings.flower_port}  login: {ADMIN_USER} / {admin_password(settings)}")
     say("stop it with: bin/growthflow down")
     return 0
 
@@ -276,6 +280,7 @@ def cmd_demo(args) -> int:
 def cmd_test(args) -> int:
     """Start what the tests need, run pytest, stop what was started."""
     from growthflow_tools.bi import SupersetServer, ensure_headless_browser
+    from growthflow_tools.redis_server import ensure_redis_server
     from growthflow.localpg import LocalCluster
     from growthflow.warehouse import resolve_targets
 
@@ -284,6 +289,8 @@ def cmd_test(args) -> int:
     _, env = prepared_airflow_env()  # tests run `airflow` for real, against the project-local metadata DB
     # The BI tests run Superset (its own locked environment) and open it in Debian's Chromium.
     ensure_headless_browser(say)
+    # The Celery tests start a Redis broker and real workers.
+    ensure_redis_server(settings, say)
     if SupersetServer(settings, resolve_targets(settings)).ensure_environment():
         say("installed Superset's environment (bi/uv.lock) for the BI tests")
     try:
@@ -397,9 +404,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=dt.date.fromisoformat)
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("up", help="start the Airflow UI stack in the background and print its URL and login")
+    p = sub.add_parser("up", help="start the Airflow UI stack in the background and print its URL and login",
+                       description="Start what is not running of api-server, scheduler, dag-processor and triggerer; "
+                                   "with GROWTHFLOW_EXECUTOR=celery also the project-local Redis and "
+                                   "GROWTHFLOW_CELERY_WORKERS Celery workers (default 2).")
+    p.add_argument("--flower", action="store_true",
+                   help="also start Celery's Flower UI on GROWTHFLOW_FLOWER_PORT (default 5555); celery only")
     p.set_defaults(func=cmd_up)
-    p = sub.add_parser("down", help="stop the Airflow stack and the BI server started by `up`, `bi up` or `demo`")
+    p = sub.add_parser("down", help="stop the Airflow stack (and its Celery workers and Redis) and the BI server "
+                                    "started by `up`, `bi up` or `demo`")
     p.add_argument("--all", action="store_true", help="also stop the local PostgreSQL")
     p.set_defaults(func=cmd_down)
 

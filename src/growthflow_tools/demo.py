@@ -222,7 +222,7 @@ def prepare_bi_in_background(settings, targets) -> Future:
 
 def run_demo(args) -> int:
     from growthflow_tools.airflow_api import AirflowAPI
-    from growthflow_tools.airflow_env import ADMIN_USER, admin_password, start_stack
+    from growthflow_tools.airflow_env import ADMIN_USER, admin_password, describe_stack, start_stack
     from growthflow_tools.bi import ADMIN_USER as BI_ADMIN
     from growthflow_tools.bi import bring_up
     from growthflow_tools.services import prepared_airflow_env
@@ -237,7 +237,7 @@ def run_demo(args) -> int:
     start = end - dt.timedelta(days=args.days - 1)
     stages.done("set-up")
 
-    say("starting Airflow (api-server, scheduler, dag-processor, triggerer)...")
+    say(f"starting Airflow ({describe_stack(settings)})...")
     url = start_stack(settings, env)
     api = AirflowAPI(url, ADMIN_USER, admin_password(settings))
     api.wait_for_dag(INGEST_DAG)
