@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 from growthflow.config import PROJECT_ROOT
 from growthflow.connections import WAREHOUSE_CONN_ID
 from growthflow.dbt_runner import run_dbt
 from growthflow.ingest.loader import load_partition
 from growthflow.landing import SOURCES
+from growthflow_tools.checksums import every_table_checksum  # noqa: F401 - the tests import it from here
 
 
 @dataclass
@@ -95,33 +95,6 @@ def load_dates(url: str, landing: Path, dates: list[dt.date]) -> None:
             load_partition(url, source, day, landing)
 
 
-#: Tables that log every run by design (a rerun adds its own rows), and the view that
-#: summarises one of them: not part of "the data".
-RUN_LOGS = ("dq.validation_results", "dq.alert_log", "ltv.model_runs", "raw.partition_loads", "marts.dq_daily")
-#: Columns that name a run or a moment, not data: they differ between two runs by design.
-RUN_COLUMNS = ("load_id", "loaded_at", "quarantined_at", "run_id")
-
-
-def every_table_checksum(url: str) -> dict[str, tuple[int, str]]:
-    """Row count and content checksum of every table and view in the warehouse's schemas
-    (partitions through their parent), ignoring run logs and run-naming columns."""
-    out = {}
-    with psycopg.connect(url) as conn:
-        relations = conn.execute(
-            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname IN ('raw', 'staging', 'dq', 'marts', 'ltv') AND c.relkind IN ('r', 'p', 'v', 'm')"
-            " AND NOT c.relispartition ORDER BY 1").fetchall()
-        for (name,) in relations:
-            if name in RUN_LOGS:
-                continue
-            schema, table = name.split(".")
-            out[name] = conn.execute(sql.SQL(
-                "SELECT count(*), md5(coalesce(string_agg(r::text, '|' ORDER BY r::text), ''))"
-                " FROM (SELECT to_jsonb(t) - {}::text[] AS r FROM {}.{} AS t) AS rows").format(
-                    sql.Literal(list(RUN_COLUMNS)), sql.Identifier(schema), sql.Identifier(table))).fetchone()
-    return out
-
-
 def airflow_dags_test(dag_id: str, logical: str, warehouse_url: str, landing: Path, conf: dict | None = None,
                       extra_env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
     """`airflow dags test DAG DATE [-c CONF]` with the warehouse connection pointed at ``warehouse_url``."""
@@ -142,3 +115,18 @@ def asset_events_of_latest_run(dag_id: str) -> dict[str, dict]:
         rows = conn.execute("SELECT a.name, e.extra FROM asset_event e JOIN asset a ON a.id = e.asset_id"
                             " WHERE e.source_dag_id = %s AND e.source_run_id = %s", (dag_id, run_id)).fetchall()
     return {name: extra for name, extra in rows}
+
+
+def straight_through(url: str, landing: Path, dates: list[dt.date], tmp_path: Path) -> str:
+    """The landing zone's ``dates`` loaded, built and forecast (MAP) without Airflow, in ``url``."""
+    import pytest
+
+    from growthflow.ltv.job import run_nightly
+
+    load_dates(url, landing, dates)
+    dbt(url, tmp_path, "build")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GROWTHFLOW_LTV_METHOD", "map")
+        mp.setenv("GROWTHFLOW_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+        run_nightly(url, dates[-1], run_id="reference", progress=lambda line: None)
+    return url

@@ -9,62 +9,31 @@ LocalExecutor, backfill) on a metadata database of its own, without the BI serve
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
-from growthflow.config import AIRFLOW_ROLE, load_settings
-from growthflow.localpg import Credentials
 from growthflow.schedule import latest_complete_delivery_date
-from growthflow.warehouse import create_database
 
-from support import dbt, every_table_checksum, load_dates
+from growthflow_tools.isolated_stack import isolated_stack_env, metadata_url
+
+from support import every_table_checksum, straight_through
 
 pytestmark = pytest.mark.airflow
 
 DAYS, USERS, SEED = 4, 250, 11
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def demo_env(database_factory, targets):
     """Environment for `growthflow demo` on a warehouse, Airflow home and metadata DB of its own."""
-    home = Path(tempfile.mkdtemp(prefix="demo-resume-", dir=load_settings().home))
-    metadata_db = f"gf_airflow_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(targets.admin_conninfo, autocommit=True) as admin:
-        create_database(admin, metadata_db, AIRFLOW_ROLE)
-    login = Credentials.load_or_create(load_settings().credentials_file).airflow_password
-    port = targets.owner_url.rsplit(":", 1)[1].split("/")[0]
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "GROWTHFLOW_")) and k != "AIRFLOW_HOME"}
-    env.update({
-        "GROWTHFLOW_HOME": str(home), "WAREHOUSE_URL": database_factory(),
-        "AIRFLOW_DATABASE_URL": f"postgresql+psycopg2://{AIRFLOW_ROLE}:{login}@127.0.0.1:{port}/{metadata_db}",
-        "GROWTHFLOW_AIRFLOW_PORT": str(_free_port()), "GROWTHFLOW_LTV_METHOD": "map",
-        # A component killed with the command must not hold its tasks for the default 5 minutes.
-        "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
-    })
-    yield env
-    subprocess.run([sys.executable, "-m", "growthflow_tools.cli", "down"], env=env, capture_output=True, timeout=120)
-    with psycopg.connect(targets.admin_conninfo, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(metadata_db)))
-    shutil.rmtree(home, ignore_errors=True)
+    with isolated_stack_env(database_factory(), targets.admin_conninfo, targets.owner_url) as env:
+        yield env
 
 
 def _demo(env: dict, log: Path) -> subprocess.Popen:
@@ -94,8 +63,7 @@ def test_the_main_command_resumes_after_being_stopped_and_changes_nothing_when_r
     assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
     first.send_signal(signal.SIGINT)
     assert first.wait(timeout=60) == 130
-    metadata = demo_env["AIRFLOW_DATABASE_URL"].replace("postgresql+psycopg2://", "postgresql://", 1)
-    with psycopg.connect(metadata) as conn:
+    with psycopg.connect(metadata_url(demo_env)) as conn:
         unfinished = conn.execute("select count(*) from dag_run where dag_id = 'ingest_raw_logs'"
                                   " and state in ('queued', 'running')").fetchone()[0]
     assert unfinished, "the backfill had finished before the command was stopped: nothing to resume"
@@ -127,14 +95,5 @@ def test_the_main_command_resumes_after_being_stopped_and_changes_nothing_when_r
 
 def _reference(url: str, landing: Path, tmp_path: Path) -> str:
     """The same landing zone loaded, built and forecast straight through, in a fresh database."""
-    from growthflow.ltv.job import run_nightly
-
     end = latest_complete_delivery_date()
-    dates = [end - dt.timedelta(days=DAYS - 1 - i) for i in range(DAYS)]
-    load_dates(url, landing, dates)
-    dbt(url, tmp_path, "build")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("GROWTHFLOW_LTV_METHOD", "map")
-        mp.setenv("GROWTHFLOW_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-        run_nightly(url, end, run_id="reference", progress=lambda line: None)
-    return url
+    return straight_through(url, landing, [end - dt.timedelta(days=DAYS - 1 - i) for i in range(DAYS)], tmp_path)

@@ -298,10 +298,23 @@ def load_partition(conninfo: str, source: str, delivery_date: dt.date, landing_r
                 (source, delivery_date, load_id, run_id, len(loads) - len(result.refused), result.lines_read,
                  result.rows_loaded, result.rows_quarantined, round(result.seconds, 3), len(result.refused)),
             )
-            if load_settings().inject_fault == "after_copy":
-                raise RuntimeError(f"{FAULT_ENV}=after_copy: injected failure before commit")
+            _injected_fault(source, delivery_date)
     log.info("%s", result.summary())
     return result
+
+
+def _injected_fault(source: str, delivery_date: dt.date) -> None:
+    """Test hooks, at the last moment before the commit (every row written):
+    ``after_copy`` fails every load; ``hold:<source>:<date>:<seconds>`` keeps that one
+    partition's transaction open, so a test can kill the process that holds it."""
+    fault = load_settings().inject_fault or ""
+    if fault == "after_copy":
+        raise RuntimeError(f"{FAULT_ENV}=after_copy: injected failure before commit")
+    if fault.startswith("hold:"):
+        _, held_source, held_date, seconds = fault.split(":")
+        if (held_source, held_date) == (source, delivery_date.isoformat()):
+            log.info("%s: holding the transaction of %s %s open for %s s", FAULT_ENV, source, delivery_date, seconds)
+            time.sleep(float(seconds))
 
 
 def _verify_in_database(conn, partition: sql.Composable, result: PartitionLoad) -> None:
