@@ -5,8 +5,9 @@ Generates one landing zone, then for each configuration starts a stack of its ow
 home, Airflow metadata database, warehouse and ports; with Celery a Redis of its own), backfills
 the dates through Airflow's API and reads Airflow's metadata database. Per configuration:
 
-- wall: from creating the backfill until its last run finished;
-- tasks/min: the backfill's task instances per minute of wall time;
+- wall: from creating the backfill until the last run of the dates finished;
+- tasks/min: the task instances of those runs (the backfill's, and the one run the DAG's
+  schedule makes for the newest date when it is unpaused) per minute of wall time;
 - queued->start p50: the median wait from a task being queued to it running (the executor
   handing it to a process, and that process starting);
 - check run p50 / load run p50: the median run of the check and load tasks, which includes
@@ -17,6 +18,7 @@ the dates through Airflow's API and reads Airflow's metadata database. Per confi
 its check-task runs against ``celery-2``'s show what warm workers save per task.
 
     .venv/bin/python bench/executors.py [--days 30] [--users 1000] [--configs local,celery-1,celery-2,celery-2-cold]
+                                        [--set AIRFLOW__SECTION__KEY=VALUE ...]   # the same setting in every configuration
 """
 
 from __future__ import annotations
@@ -54,8 +56,8 @@ CONFIGS = {
 
 TASKS = """
 select ti.task_id, extract(epoch from ti.start_date - ti.queued_dttm), extract(epoch from ti.end_date - ti.start_date)
-from task_instance ti join dag_run dr on dr.dag_id = ti.dag_id and dr.run_id = ti.run_id
-where ti.dag_id = %s and dr.run_type = 'backfill' and ti.state = 'success' and ti.queued_dttm is not null
+from task_instance ti
+where ti.dag_id = %s and ti.state = 'success'
 """
 
 
@@ -86,7 +88,7 @@ def run_config(name: str, extra: dict, landing: Path, start: dt.date, end: dt.da
         with psycopg.connect(metadata_url(env)) as conn:
             rows = conn.execute(TASKS, (INGEST_DAG,)).fetchall()
         raw = {k: v for k, v in every_table_checksum(warehouse).items() if k.startswith("raw.")}
-    waits = [float(w) for _, w, _ in rows]
+    waits = [float(w) for _, w, _ in rows if w is not None]  # a sensor's last poke may not record its queueing
     checks = [float(r) for task, _, r in rows if task.startswith("check_")]
     loads = [float(r) for task, _, r in rows if task.startswith("load_")]
     workers = int(extra.get("GROWTHFLOW_CELERY_WORKERS", 0))
@@ -104,7 +106,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30, help="delivery dates to backfill (default 30)")
     parser.add_argument("--users", type=int, default=1000, help="installs per day (default 1000, as the demo)")
     parser.add_argument("--configs", default=",".join(CONFIGS), help=f"comma-separated, of {', '.join(CONFIGS)}")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="an environment variable for every configuration's stack (repeatable)")
     args = parser.parse_args()
+    common = dict(item.split("=", 1) for item in args.set)
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
     unknown = set(names) - set(CONFIGS)
     if unknown:
@@ -119,12 +124,13 @@ def main() -> None:
                         "--truth", str(Path(tmp) / "truth")], check=True, capture_output=True)
         for name in names:
             print(f"== {name}: backfilling {args.days} delivery dates ({start} .. {end})", flush=True)
-            rows.append(run_config(name, CONFIGS[name], landing, start, end, args.days))
+            rows.append(run_config(name, {**common, **CONFIGS[name]}, landing, start, end, args.days))
             print(table([tuple(r.values()) for r in rows[-1:]], tuple(rows[0])), flush=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                             cwd=Path(__file__).parent).stdout.strip()
     print(f"\n{INGEST_DAG} backfill of {args.days} dates x {args.users} installs/day, {TASK_SLOTS} task slots in "
-          f"every configuration, commit {commit}, {os.cpu_count()} cores, {dt.date.today()}")
+          f"every configuration, commit {commit}, {os.cpu_count()} cores, {dt.date.today()}"
+          + "".join(f", {item}" for item in args.set))
     print(table([tuple(r.values()) for r in rows], tuple(rows[0])))
     if len({r["raw checksum"] for r in rows}) != 1:
         raise SystemExit("the raw tables differ between configurations")

@@ -96,7 +96,8 @@ def test_compose_and_image_agree_with_the_local_setup(env_file):
         assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/growthflow/dags"
         assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == "/opt/growthflow/plugins"
         for key in ("AIRFLOW__CORE__LOAD_EXAMPLES", "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION",
-                    "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR", "AIRFLOW__COSMOS__ENABLE_TELEMETRY"):
+                    "AIRFLOW__SCHEDULER__STANDALONE_DAG_PROCESSOR", "AIRFLOW__COSMOS__ENABLE_TELEMETRY",
+                    "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL"):
             assert env[key].lower() == local[key].lower(), key
         assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"  # Celery only when the .env says so
         warehouse = urlsplit(env[f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}"])
