@@ -9,11 +9,13 @@ processes. While its 7-day backfill runs:
 
 The run must still complete, and its tables must equal a straight-through run of the same
 landing zone: nothing partial, nothing twice. Every task of the run is traced to the worker
-that ran it through the Celery result backend in the metadata database.
+that ran it through the Celery result backend in the metadata database. At the end
+`up --flower` adds Flower to the running stack.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -21,6 +23,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +33,9 @@ import pytest
 
 from growthflow.config import load_settings
 from growthflow.schedule import latest_complete_delivery_date
+from growthflow_tools.airflow_env import ADMIN_USER, admin_password
 from growthflow_tools.isolated_stack import environment, isolated_stack_env, metadata_url
+from growthflow_tools.processes import free_port
 from growthflow_tools.redis_server import LocalRedis
 
 from support import every_table_checksum, straight_through
@@ -48,6 +54,7 @@ class CeleryRun:
     dates: list[dt.date]
     held: dict  #: the load whose worker was killed: run_id, worker, what was committed right after
     redis: dict  #: pids before and after the restart, unfinished runs at that moment, when
+    flower: dict  #: what Flower answered, with and without the login
 
 
 def _cli(env: dict, *args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -118,7 +125,7 @@ def celery_run(database_factory, targets, tmp_path_factory) -> CeleryRun:
     held_day = dates[DAYS // 2]
     log = tmp_path_factory.mktemp("celery") / "demo.log"
     extra = {"GROWTHFLOW_EXECUTOR": "celery", "GROWTHFLOW_CELERY_WORKERS": "2",
-             "GROWTHFLOW_RETRY_DELAY_SECONDS": "5",
+             "GROWTHFLOW_RETRY_DELAY_SECONDS": "5", "GROWTHFLOW_FLOWER_PORT": str(free_port()),
              "GROWTHFLOW_INJECT_FAULT": f"hold:events:{held_day}:{HOLD_SECONDS}"}
     with isolated_stack_env(database_factory(), targets.admin_conninfo, targets.owner_url, **extra) as env:
         warehouse = env["WAREHOUSE_URL"]
@@ -149,10 +156,35 @@ def celery_run(database_factory, targets, tmp_path_factory) -> CeleryRun:
             redis = {"before": before, "after": after, "unfinished_runs": unfinished, "at": restarted_at}
 
             returncode = demo.wait(timeout=1500)
+            flower = _flower(env)
         finally:
             if demo.poll() is None:
                 demo.kill()
-        yield CeleryRun(env, returncode, log.read_text(), dates, held, redis)
+        yield CeleryRun(env, returncode, log.read_text(), dates, held, redis, flower)
+
+
+def _flower(env: dict) -> dict:
+    """`up --flower` on the running stack: the workers Flower sees, and its answer to a request without the login."""
+    up = _cli(env, "up", "--flower", timeout=300)
+    assert up.returncode == 0, up.stderr[-2000:]
+    with environment(env):
+        settings = load_settings()
+        login = base64.b64encode(f"{ADMIN_USER}:{admin_password(settings)}".encode()).decode()
+    url = f"http://127.0.0.1:{settings.flower_port}/api/workers?refresh=1"
+    workers, deadline = [], time.monotonic() + 90
+    while time.monotonic() < deadline and len(workers) < 2:
+        try:
+            request = urllib.request.Request(url, headers={"Authorization": f"Basic {login}"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                workers = sorted(json.loads(response.read()))
+        except OSError:
+            time.sleep(2)
+    try:
+        urllib.request.urlopen(url, timeout=10)
+        anonymous = 200
+    except urllib.error.HTTPError as exc:
+        anonymous = exc.code
+    return {"workers": workers, "anonymous": anonymous}
 
 
 def _task_workers(env: dict, dag_id: str) -> list[tuple[str, str, str, str, str]]:
@@ -212,6 +244,11 @@ def test_a_redis_restart_during_the_run_is_survived(celery_run):
         after = conn.execute("SELECT count(*) FROM task_instance WHERE state = 'success' AND start_date > %s",
                              (redis["at"],)).fetchone()[0]
     assert after > 0 and celery_run.returncode == 0
+
+
+def test_flower_shows_both_workers_behind_the_login(celery_run):
+    assert [name.split("@")[0] for name in celery_run.flower["workers"]] == ["worker-1", "worker-2"]
+    assert celery_run.flower["anonymous"] == 401
 
 
 def test_the_ltv_fit_ran_on_its_own_queue(celery_run):

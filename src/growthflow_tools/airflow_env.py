@@ -133,7 +133,8 @@ def celery_environment(settings: Settings, targets: Targets) -> dict[str, str]:
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{targets.airflow_url}",
         "AIRFLOW__CELERY__CELERY_CONFIG_OPTIONS": "growthflow.celery_config.CELERY_CONFIG",
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(max(1, TASK_SLOTS // settings.celery_workers)),
+        # Each worker takes its share of the slots, rounded up; AIRFLOW__CORE__PARALLELISM caps the total.
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(-(-TASK_SLOTS // settings.celery_workers)),
         "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS),
     }
     if "AIRFLOW__CELERY__BROKER_URL" not in os.environ:
