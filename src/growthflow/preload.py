@@ -9,8 +9,9 @@ task otherwise. On 2 cores that start-up was most of an ingest run.
     python -m growthflow.preload scheduler      # how `bin/growthflow up` starts the scheduler
 
 ``GROWTHFLOW_PRELOAD`` (comma-separated module names) replaces the default
-list; an empty value preloads nothing. With the celery profile, tasks run in
-Celery's worker processes, which this does not reach: they import per task.
+list; an empty value preloads nothing. With the CeleryExecutor, tasks run in
+Celery's worker processes, which this does not reach: each worker preloads the
+same list itself (``growthflow.celery_config``).
 """
 
 from __future__ import annotations

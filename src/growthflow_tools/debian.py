@@ -14,7 +14,7 @@ def ensure_debian_packages(packages: tuple[str, ...], purpose: str, say=lambda m
     """Install ``packages`` (apt-get update once, then install); the caller checked they are missing."""
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         raise ConfigError(f"{purpose} need Debian's {' and '.join(packages)}: sudo apt-get install {' '.join(packages)}")
-    say(f"installing {' and '.join(packages)} (Debian packages) for {purpose}...")
+    say(f"installing {' and '.join(packages)} (Debian package{'s' if len(packages) > 1 else ''}) for {purpose}...")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", *packages]):
         result = subprocess.run(command, env=env, capture_output=True, text=True)
