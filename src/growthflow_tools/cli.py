@@ -206,9 +206,9 @@ def cmd_airflow(args) -> int:
 def cmd_up(args) -> int:
     from growthflow_tools.airflow_env import ADMIN_USER, admin_password, describe_stack, start_stack
 
-    settings, env = prepared_airflow_env()
-    if args.flower and settings.executor != "celery":
+    if args.flower and load_settings().executor != "celery":  # before anything starts
         raise ConfigError("--flower needs the Celery executor: set GROWTHFLOW_EXECUTOR=celery")
+    settings, env = prepared_airflow_env()
     say(f"starting Airflow ({describe_stack(settings, args.flower)})...")
     url = start_stack(settings, env, flower=args.flower)
     say(f"Airflow UI: {url}  login: {ADMIN_USER} / {admin_password(settings)}")
