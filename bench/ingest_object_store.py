@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from growthflow_tools.bench import run_measured, scratch_database, table  # noqa: E402
 from ingest_throughput import generate_day  # noqa: E402
 from growthflow_tools.s3_server import S3Server  # noqa: E402
+from growthflow_tools.isolated_stack import environment  # noqa: E402
 
 from growthflow.landing import SOURCES, publish_partition  # noqa: E402
 
@@ -39,14 +40,8 @@ print(json.dumps({{"seconds": time.perf_counter() - t, "lines": r.lines_read, "l
 
 
 def measure(landing: str, day: dt.date, env: dict[str, str] | None = None) -> tuple[dict, float]:
-    saved = dict(os.environ)
-    os.environ.update(env or {})
-    try:
-        with scratch_database() as url:
-            _, peak, out = run_measured(LOAD.format(url=url, day=day.isoformat(), landing=landing))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with environment({**os.environ, **(env or {})}), scratch_database() as url:
+        _, peak, out = run_measured(LOAD.format(url=url, day=day.isoformat(), landing=landing))
     return json.loads(out.splitlines()[-1]), peak
 
 

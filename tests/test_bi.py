@@ -27,7 +27,7 @@ from growthflow_tools.generator.settings import GeneratorSettings
 from growthflow.landing import SOURCES, delivered_dates
 
 from growthflow_tools.browser import chrome, full_page_screenshot, login, open_dashboard, table_rows
-from growthflow_tools.s3_server import free_port
+from growthflow_tools.processes import free_port
 from support import dbt, load_dates
 
 #: Starts on a Monday: three full Seoul weeks and a partial one. In its last days an app version

@@ -13,7 +13,6 @@ import datetime as dt
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,8 @@ from growthflow.migrate import migrate
 from growthflow.warehouse import bootstrap_roles_and_databases, postgres_url
 
 from conftest import DEFECTIVE
+from growthflow_tools.processes import free_port
+
 from support import airflow_dags_test, asset_events_of_latest_run, dbt, every_table_checksum, load_dates
 
 #: A month of small days: long enough for incremental windows, cohorts and an LTV fit.
@@ -154,10 +155,6 @@ def test_a_forecast_write_killed_midway_keeps_last_night_readable_and_intact(war
 
 # -- a warehouse restart during a run --------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -165,7 +162,7 @@ def own_warehouse_server():
     """A warehouse on a PostgreSQL server of its own, which this test may stop and start
     (the shared test server also holds Airflow's metadata database)."""
     base = load_settings()
-    settings = dataclasses.replace(base, home=base.home / "restart-test", pg_port=_free_port())
+    settings = dataclasses.replace(base, home=base.home / "restart-test", pg_port=free_port())
     shutil.rmtree(settings.home, ignore_errors=True)
     cluster = LocalCluster(settings)
     cluster.start()

@@ -124,6 +124,11 @@ def airflow_environment(settings: Settings, targets: Targets) -> dict[str, str]:
     return env
 
 
+def uses_local_broker(settings: Settings) -> bool:
+    """Celery with no broker of the deployment's own: growthflow runs the project-local Redis."""
+    return settings.executor == "celery" and "AIRFLOW__CELERY__BROKER_URL" not in os.environ
+
+
 def celery_environment(settings: Settings, targets: Targets) -> dict[str, str]:
     """CeleryExecutor: the broker (the project-local Redis unless AIRFLOW__CELERY__BROKER_URL is
     set), results in the metadata database, the same task slots shared among the workers."""
@@ -137,7 +142,7 @@ def celery_environment(settings: Settings, targets: Targets) -> dict[str, str]:
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(-(-TASK_SLOTS // settings.celery_workers)),
         "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT_SECONDS),
     }
-    if "AIRFLOW__CELERY__BROKER_URL" not in os.environ:
+    if uses_local_broker(settings):
         env["AIRFLOW__CELERY__BROKER_URL"] = LocalRedis(settings).url
     return env
 
@@ -226,7 +231,7 @@ def _pid_file(settings: Settings, name: str) -> Path:
 def stack_status(settings: Settings, components: tuple[str, ...] | None = None) -> dict[str, int | None]:
     """Pid of each component (None when it is not running): those of the configured stack by default."""
     status = {}
-    for name in components or stack_components(settings):
+    for name in stack_components(settings) if components is None else components:
         path = _pid_file(settings, name)
         pid = int(path.read_text()) if path.exists() else None
         status[name] = pid if pid and alive(pid) else None
@@ -236,10 +241,6 @@ def stack_status(settings: Settings, components: tuple[str, ...] | None = None) 
 def _recorded_components(settings: Settings) -> tuple[str, ...]:
     """Every component a pid file names, whatever the executor is now set to."""
     return tuple(sorted(path.stem for path in (settings.airflow_home / "run").glob("*.pid")))
-
-
-def uses_local_broker(settings: Settings) -> bool:
-    return settings.executor == "celery" and "AIRFLOW__CELERY__BROKER_URL" not in os.environ
 
 
 def start_stack(settings: Settings, env: dict[str, str], wait_seconds: int = 180, flower: bool = False) -> str:
@@ -289,7 +290,7 @@ def stop_stack(settings: Settings, timeout: float = 30) -> list[str]:
     """Stop every component that runs (a Celery worker first finishes its tasks, for up to
     ``timeout`` seconds), then the project-local Redis if it runs."""
     stopped = []
-    recorded = _recorded_components(settings) if (settings.airflow_home / "run").exists() else ()
+    recorded = _recorded_components(settings)
     running = {name: pid for name, pid in stack_status(settings, recorded).items() if pid}
     for name, pid in running.items():
         try:
