@@ -1,33 +1,35 @@
-"""LTV model cost: fit time and peak memory at 100k and 1M customers over 100 campaigns.
+"""LTV model cost and accuracy at 100k and 1M customers over 100 campaigns, the current
+model beside the previous one.
 
 Customers are simulated from known per-campaign parameters (models_ltv.simulate), times
-in weeks, as the nightly job uses. Side by side, each in its own process (so its peak
-memory is its own):
+in weeks, as the nightly job uses. Each configuration runs in its own process (so its
+peak memory is its own) under a wall-clock budget; a run that has not finished by then
+is stopped and reported with how far it got:
 
-- weighted: this model on collapsed, weighted rows (the nightly job's path);
-- per-customer: the same model on one row per customer;
-- peer: pymc-marketing's stock BetaGeoModel + GammaGammaModel per campaign, no pooling.
+- ``nuts``: this model as the nightly job fits it (purchase and spend parts sampled
+  apart, cell-summed likelihoods, thick campaigns centred);
+- ``joint``: the same model with one sampler for both parts;
+- ``previous``: the model at commit ``--previous`` (hbgnbd-gg-2: one sampler, every
+  campaign non-centred, pymc-marketing's per-row BG/NBD log-density);
+- ``map``: the posterior-mode fallback; ``peer``: pymc-marketing's stock BetaGeoModel +
+  GammaGammaModel per campaign (MAP), no pooling.
 
-For each: seconds, peak RSS, rows, mean tree depth and gradient evaluations (tuning
-included), diagnostics with the bulk ESS per second, and accuracy against the true
-parameters (median relative error of the campaign-level r, alpha, a, b; and for NUTS
-the share of true values inside the 90% intervals). Weighted and per-customer NUTS
-fits of the same data are compared draw for draw: the largest difference of posterior
-means in units of their Monte Carlo standard error.
+Columns: seconds, peak RSS, weighted rows, the cost of one log-density + gradient
+evaluation (one thread), tree depth (mean and max over draws), gradient evaluations
+(warm-up included) and the warm-up's share of them, R-hat, bulk ESS, bulk ESS per
+second, divergences, the median relative error of the campaigns' r, alpha, a, b and, for
+NUTS, the share of those true values inside their 90% intervals.
 
-    .venv/bin/python bench/ltv_fit.py [--plan weighted-nuts@100000:500 peer-map@1000000 ...]
+    .venv/bin/python bench/ltv_fit.py [--plan nuts@1000000 previous@100000:500 nuts@2357/1 ...] [--budget-minutes 30]
 
-The default plan runs NUTS at 100k (4 chains; 500 draws for convergence, 150 draws for
-the weighted / per-customer comparison) and the MAP fallback and the peer at both sizes:
-NUTS at 1M does not fit the 30-minute target on 2 cores (about 35 minutes for
-100k customers' weighted rows at 500 draws with model hbgnbd-gg-1; hbgnbd-gg-2 at target accept
-0.98 had not finished after 32 minutes). Takes about 1.5 hours.
+The default plan takes about 1.5 hours on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -37,16 +39,20 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from growthflow_tools.bench import table  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
+KINDS = ("nuts", "joint", "previous", "map", "peer")
+
 CHILD = r'''
-import json, sys, time, warnings, resource
+import importlib.util, json, subprocess, sys, time, warnings, resource
 warnings.filterwarnings("ignore")
 import numpy as np
 sys.path.insert(0, {bench!r})
-from ltv_fit import world
+from ltv_fit import gradient_ms, world
 from models_ltv.summary import encode, to_time_unit
 cfg = json.loads({cfg!r})
 frame, truth = world(cfg["users"], cfg["campaigns"], cfg["seed"])
-weekly = to_time_unit(frame, 1.0).assign(monetary_value=lambda d: d["monetary_value"].round(-2))
+weekly = to_time_unit(frame, 1.0)
+say = lambda line: print(line, file=sys.stderr, flush=True)
 out = {{}}
 started = time.perf_counter()
 if cfg["kind"] == "peer":
@@ -54,26 +60,40 @@ if cfg["kind"] == "peer":
     estimates = {{}}
     for name, rows in weekly.groupby("group", sort=True):
         rows = rows.assign(customer_id=np.arange(len(rows)))
-        purchases, _ = fit_campaign(rows, cfg["method"], cfg["seed"], cfg["draws"])
+        purchases, _ = fit_campaign(rows, "map", cfg["seed"], cfg["draws"])
         post = purchases.fit_result
         estimates[name] = {{k: float(post[k].mean()) for k in ("r", "alpha", "a", "b")}}
     out["rows"] = len(weekly)
     out["means"] = estimates
 else:
-    from models_ltv.fit import FitSettings, fit
-    data = encode(weekly, collapse_rows=cfg["kind"] == "weighted")
-    settings = FitSettings(method=cfg["method"], draws=cfg["draws"], tune=cfg["draws"], chains=4, seed=cfg["seed"])
-    result = fit(data, settings, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    from models_ltv.fit import CAMPAIGN_PARAMS, SHARED_PARAMS, Fit, FitSettings, fit, sample_model
+    data = encode(weekly)
+    settings = FitSettings(method="map" if cfg["kind"] == "map" else "nuts", draws=cfg["draws"], tune=cfg["draws"],
+                           chains=4, seed=cfg["seed"], separate_parts=cfg["kind"] != "joint")
+    if cfg["kind"] == "previous":
+        source = subprocess.run(["git", "show", cfg["previous"] + ":models_ltv/model.py"], cwd={root!r},
+                                capture_output=True, text=True, check=True).stdout
+        module = importlib.util.module_from_spec(importlib.util.spec_from_loader("previous_model", loader=None))
+        sys.modules["previous_model"] = module  # its dataclasses look themselves up there
+        exec(compile(source, "previous_model.py", "exec"), module.__dict__)
+        build = module.build_model
+        out["grad_ms"] = gradient_ms(build(data))
+        started = time.perf_counter()
+        # As that commit fitted it: one sampler, its draws and target accept.
+        idata, found = sample_model(build(data), CAMPAIGN_PARAMS + SHARED_PARAMS, settings, say)
+        result = Fit(idata, settings, found["seconds"], found)
+    else:
+        from models_ltv.model import build_model
+        if cfg["kind"] != "map":
+            out["grad_ms"] = gradient_ms(build_model(data))
+            started = time.perf_counter()
+        result = fit(data, settings, progress=say)
     out["rows"] = data.rows
-    out["diagnostics"] = {{k: v for k, v in result.diagnostics.items() if k != "note"}}
+    out["diagnostics"] = {{k: v for k, v in result.diagnostics.items() if k not in ("note", "parts")}}
     groups = [str(g) for g in data.groups]
     out["means"] = {{g: {{k: float(result.posterior(k)[:, i].mean()) for k in ("r", "alpha", "a", "b")}}
                     for i, g in enumerate(groups)}}
-    if cfg["method"] == "nuts":
-        import arviz as az
-        mcse = az.mcse(result.idata, var_names=["r", "alpha", "a", "b"], method="mean")
-        out["mcse"] = {{g: {{k: float(mcse[k].values[i]) for k in ("r", "alpha", "a", "b")}}
-                       for i, g in enumerate(groups)}}
+    if settings.method == "nuts":
         inside = total = 0
         for i, g in enumerate(groups):
             for k in ("r", "alpha", "a", "b"):
@@ -88,12 +108,21 @@ print("RESULT " + json.dumps(out))
 '''
 
 
+#: One campaign is simulated with the published estimates for CDNOW's customers, times in
+#: weeks (Fader, Hardie and Lee 2005): the public benchmark's shape, with known truth.
+CDNOW = dict(r=0.243, alpha=4.414, a=0.793, b=2.426, p=6.25, q=3.74, v=15.44)
+
+
 def world(users: int, campaigns: int, seed: int):
     """Campaigns of uneven size (log-normal shares) in five channels, parameters drawn
     around a population centre; returns (customer summaries, true parameters)."""
     import numpy as np
 
     from models_ltv.simulate import simulate_campaigns
+
+    if campaigns == 1:
+        frame = simulate_campaigns({"c000": users}, {"c000": "ch0"}, {"c000": CDNOW}, max_age=39.0, seed=seed)
+        return frame, {"c000": CDNOW}
 
     rng = np.random.default_rng(seed)
     share = rng.lognormal(0.0, 1.0, campaigns)
@@ -107,103 +136,120 @@ def world(users: int, campaigns: int, seed: int):
     truth = {name: dict(r=around(0.8, 0.3), alpha=around(4.0, 0.3), a=around(0.9, 0.3), b=around(3.0, 0.3),
                         p=6.0, q=4.0, v=around(20000.0, 0.2)) for name in names}
     frame = simulate_campaigns(dict(zip(names, sizes.tolist())), channel, truth, max_age=26.0, seed=seed)
-    return frame, truth
+    return frame.assign(monetary_value=frame["monetary_value"].round(-2)), truth  # prices in hundreds of KRW
 
 
-def run(cfg: dict) -> dict:
-    code = CHILD.format(bench=str(Path(__file__).parent), cfg=json.dumps(cfg))
+def gradient_ms(model, evaluations: int = 50) -> float:
+    """Milliseconds for one log-density + gradient evaluation on one thread (numba, as nutpie compiles)."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    logp = model.logp()
+    function = pytensor.function(model.value_vars, [logp, *pt.grad(logp, model.value_vars)], mode="NUMBA")
+    point = model.initial_point()
+    args = [point[v.name] for v in model.value_vars]
+    function(*args)
     started = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    for _ in range(evaluations):
+        function(*args)
+    return (time.perf_counter() - started) / evaluations * 1000
+
+
+PROGRESS = re.compile(r"sampling[^:]*: ([\d,]+)/([\d,]+) draws .*?, ([\d,]+) leapfrog steps, (\d+) divergent, (\d+)s")
+
+
+def run(cfg: dict, budget_seconds: float) -> dict:
+    """One configuration in a child process; stopped at the budget with its last progress line."""
+    code = CHILD.format(bench=str(Path(__file__).parent), root=str(ROOT), cfg=json.dumps(cfg))
+    started = time.perf_counter()
+    log = Path(f"/tmp/ltv_fit_{cfg['kind']}_{cfg['users']}.log")
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            stdout, _ = proc.communicate(timeout=budget_seconds)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            progress = PROGRESS.findall(log.read_text())
+            if not progress:
+                return {"error": f"stopped at the budget before sampling started (log: {log})",
+                        "wall": time.perf_counter() - started}
+            done, total, steps, divergent, seconds = (int(v.replace(",", "")) for v in progress[-1])
+            return {"unfinished": True, "wall": time.perf_counter() - started, "draws_done": done,
+                    "draws_total": total, "steps": steps, "divergences": divergent, "sampling_seconds": seconds}
     if proc.returncode != 0:
-        return {"error": proc.stderr.strip().splitlines()[-1][:200], "wall": time.perf_counter() - started}
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
+        lines = log.read_text().strip().splitlines() or ["(no output)"]
+        return {"error": lines[-1][:200], "wall": time.perf_counter() - started}
+    line = next(ln for ln in stdout.splitlines() if ln.startswith("RESULT "))
     return {**json.loads(line[7:]), "wall": time.perf_counter() - started}
 
 
-def mcse_distance(one: dict, other: dict) -> float:
-    """Largest |difference of posterior means| / combined Monte Carlo standard error."""
-    worst = 0.0
-    for g in one["means"]:
-        for k in one["means"][g]:
-            se = (one["mcse"][g][k] ** 2 + other["mcse"][g][k] ** 2) ** 0.5
-            worst = max(worst, abs(one["means"][g][k] - other["means"][g][k]) / se)
-    return worst
-
-
 DEFAULT_PLAN = (
-    "weighted-nuts@100000:500",
-    "weighted-nuts@100000:150", "per-customer-nuts@100000:150",
-    "weighted-map@100000", "per-customer-map@100000", "peer-map@100000",
-    "weighted-map@1000000", "per-customer-map@1000000", "peer-map@1000000",
+    "nuts@2357/1", "previous@2357/1",
+    "nuts@100000", "joint@100000", "previous@100000",
+    "nuts@1000000", "previous@1000000", "map@1000000",
 )
 
+HEADER = ("users", "configuration", "rows", "seconds", "peak MiB", "grad ms", "depth", "max depth", "grad evals",
+          "warm-up", "R-hat", "ESS", "ESS/s", "div", "param err", "90% cover")
 
-def parse(item: str) -> dict:
-    """``kind-method@users[:draws]``, e.g. ``weighted-nuts@100000:500`` or ``peer-map@1000000``."""
-    what, _, rest = item.partition("@")
-    kind, _, method = what.rpartition("-")
-    users, _, draws = rest.partition(":")
-    if kind not in ("weighted", "per-customer", "peer") or method not in ("nuts", "map", "mcmc"):
-        raise SystemExit(f"cannot read plan item {item!r}: use kind-method@users[:draws], e.g. weighted-nuts@100000:500")
-    return {"kind": kind, "method": method, "users": int(users), "draws": int(draws or 500)}
+
+def parse(item: str, campaigns: int) -> dict:
+    """``kind@users[/campaigns][:draws]``, e.g. ``nuts@1000000``, ``previous@100000:500`` or ``nuts@2357/1``."""
+    kind, _, rest = item.partition("@")
+    size, _, draws = rest.partition(":")
+    users, _, groups = size.partition("/")
+    if kind not in KINDS or not users.isdigit() or not (groups or "1").isdigit() or not (draws or "1").isdigit():
+        raise SystemExit(f"cannot read plan item {item!r}: use kind@users[/campaigns][:draws per chain] with kind "
+                         f"one of {', '.join(KINDS)}, e.g. nuts@1000000")
+    return {"kind": kind, "users": int(users), "campaigns": int(groups or campaigns), "draws": int(draws or 500)}
+
+
+def row(cfg: dict, res: dict) -> tuple:
+    users = f"{cfg['users']:,}" + (f" in {cfg['campaigns']}" if cfg["campaigns"] != 100 else "")
+    label = cfg["kind"] + (f" {cfg['draws']}" if cfg["kind"] not in ("map", "peer") else "")
+    if "error" in res:
+        return (users, label, "-", f"{res['wall']:.0f}", *["-"] * 10, "failed", res["error"][:40])
+    if res.get("unfinished"):
+        share = res["draws_done"] / res["draws_total"]
+        return (users, label, "-", f">{res['wall']:.0f}", "-", "-", "-", "-", f"{res['steps']:,}", "-", "-", "-", "-",
+                str(res["divergences"]),
+                f"unfinished: {res['draws_done']:,}/{res['draws_total']:,} draws",
+                f"{res['steps'] / max(res['draws_done'], 1):.0f} steps/draw, {share:.0%}")
+    diag = res.get("diagnostics", {})
+
+    def fmt(key, pattern):
+        return pattern.format(diag[key]) if key in diag else "-"
+
+    return (users, label, f"{res['rows']:,}", f"{res['seconds']:.0f}", f"{res['peak_mib']:.0f}",
+            f"{res['grad_ms']:.1f}" if "grad_ms" in res else "-", fmt("mean_tree_depth", "{:.1f}"),
+            fmt("max_tree_depth", "{}"), fmt("gradient_evaluations", "{:,}"), fmt("warmup_gradient_share", "{:.0%}"),
+            fmt("max_rhat", "{:.3f}"), fmt("min_ess_bulk", "{:.0f}"), fmt("ess_bulk_per_second", "{:.1f}"),
+            str(diag.get("divergences", "-")), f"{res['median_rel_error']:.1%}",
+            f"{res['coverage_90']:.0%}" if "coverage_90" in res else "-")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plan", nargs="+", default=list(DEFAULT_PLAN),
-                        help="configurations to run, as kind-method@users[:draws per chain] (4 chains)")
+                        help=f"configurations, as kind@users[/campaigns][:draws per chain, 4 chains, default 500]; kinds: "
+                             f"{', '.join(KINDS)}")
     parser.add_argument("--campaigns", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--budget-minutes", type=float, default=30.0,
+                        help="stop a configuration after this long and report how far it got (default 30)")
+    parser.add_argument("--previous", default="464f04c", help="commit whose models_ltv/model.py is 'previous'")
     args = parser.parse_args()
 
-    rows, results = [], {}
-    header = ("users", "configuration", "method", "rows", "seconds", "peak MiB", "depth", "grad evals", "R-hat",
-              "ESS", "ESS/s", "div", "param err", "90% cover")
+    rows = []
     for item in args.plan:
-        cfg = {**parse(item), "campaigns": args.campaigns, "seed": args.seed}
+        cfg = {**parse(item, args.campaigns), "seed": args.seed, "previous": args.previous}
         print(f"... {item}", flush=True)
-        res = results[item] = run(cfg)
-        users, kind, method, draws = cfg["users"], cfg["kind"], cfg["method"], cfg["draws"]
-        if "error" in res:
-            rows.append((f"{users:,}", kind, method, "-", f"{res['wall']:.0f}", "-", "-", "-", "-", "-", "-", "-",
-                         "failed", res["error"][:40]))
-        else:
-            diag = res.get("diagnostics", {})
-            rows.append((f"{users:,}", kind, f"{method} {draws}" if method == "nuts" else method,
-                         f"{res['rows']:,}", f"{res['seconds']:.0f}", f"{res['peak_mib']:.0f}",
-                         f"{diag['mean_tree_depth']:.1f}" if "mean_tree_depth" in diag else "-",
-                         f"{diag['gradient_evaluations']:,}" if "gradient_evaluations" in diag else "-",
-                         f"{diag['max_rhat']:.3f}" if "max_rhat" in diag else "-",
-                         f"{diag['min_ess_bulk']:.0f}" if "min_ess_bulk" in diag else "-",
-                         f"{diag['ess_bulk_per_second']:.1f}" if "ess_bulk_per_second" in diag else "-",
-                         str(diag.get("divergences", "-")), f"{res['median_rel_error']:.1%}",
-                         f"{res['coverage_90']:.0%}" if "coverage_90" in res else "-"))
-        print(table(rows[-1:], header), flush=True)
-        comparison = compare(item, results)
-        if comparison:  # as soon as both halves exist, so a stopped run keeps it
-            print(comparison, flush=True)
+        rows.append(row(cfg, run(cfg, args.budget_minutes * 60)))
+        print(table(rows[-1:], HEADER), flush=True)
     print()
-    print(table(rows, header))
-    for item in results:
-        comparison = compare(item, results)
-        if comparison:
-            print(comparison)
+    print(table(rows, HEADER))
     return 0
-
-
-def compare(item: str, results: dict) -> str | None:
-    """Speed and posterior agreement of a weighted fit and its per-customer twin, once both ran."""
-    if not item.startswith(("weighted-", "per-customer-")):
-        return None
-    weighted_item = item.replace("per-customer-", "weighted-", 1)
-    res, other = results.get(weighted_item), results.get(weighted_item.replace("weighted-", "per-customer-", 1))
-    if not res or not other or "error" in res or "error" in other or item != max(
-            (weighted_item, weighted_item.replace("weighted-", "per-customer-", 1)), key=list(results).index):
-        return None
-    line = f"{weighted_item}: weighted rows {other['seconds'] / res['seconds']:.2f}x faster than one row per customer"
-    if "mcse" in res and "mcse" in other:
-        line += f"; largest difference of posterior means {mcse_distance(res, other):.1f} Monte Carlo SEs"
-    return line
 
 
 if __name__ == "__main__":

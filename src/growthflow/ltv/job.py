@@ -19,7 +19,7 @@ from growthflow.errors import GrowthflowError
 from growthflow.ltv.reader import read_inputs, read_prospects, snapshot_id
 from growthflow.ltv.writer import publish, record_run
 
-MODEL_VERSION = "hbgnbd-gg-2"
+MODEL_VERSION = "hbgnbd-gg-3"
 LIBRARIES = ("pymc", "pymc-marketing", "pytensor", "nutpie", "arviz", "numpy")
 
 
