@@ -22,7 +22,8 @@ NUTS, the share of those true values inside their 90% intervals.
 
     .venv/bin/python bench/ltv_fit.py [--plan nuts@1000000 previous@100000:500 nuts@2357/1 ...] [--budget-minutes 30]
 
-The default plan takes about 1.5 hours on 2 cores.
+The default plan takes about 2 hours on 2 cores (the previous model runs into the
+30-minute budget at 100k and 1M).
 """
 
 from __future__ import annotations
