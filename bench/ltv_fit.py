@@ -109,19 +109,14 @@ print("RESULT " + json.dumps(out))
 '''
 
 
-#: One campaign is simulated with the published estimates for CDNOW's customers, times in
-#: weeks (Fader, Hardie and Lee 2005): the public benchmark's shape, with known truth.
-CDNOW = dict(r=0.243, alpha=4.414, a=0.793, b=2.426, p=6.25, q=3.74, v=15.44)
-
-
 def world(users: int, campaigns: int, seed: int):
     """Campaigns of uneven size (log-normal shares) in five channels, parameters drawn
     around a population centre; returns (customer summaries, true parameters)."""
     import numpy as np
 
-    from models_ltv.simulate import simulate_campaigns
+    from models_ltv.simulate import CDNOW, simulate_campaigns
 
-    if campaigns == 1:
+    if campaigns == 1:  # one campaign: CDNOW's published estimates over 39 weeks
         frame = simulate_campaigns({"c000": users}, {"c000": "ch0"}, {"c000": CDNOW}, max_age=39.0, seed=seed)
         return frame, {"c000": CDNOW}
 

@@ -10,6 +10,10 @@ from pymc_marketing.clv.distributions import BetaGeoNBD
 
 PARAMS = ("r", "alpha", "a", "b", "p", "q", "v")
 
+#: The published estimates for CDNOW's 2,357 customers, times in weeks (Fader, Hardie and
+#: Lee 2005): a public benchmark's shape for one group, with known truth when simulated.
+CDNOW = dict(r=0.243, alpha=4.414, a=0.793, b=2.426, p=6.25, q=3.74, v=15.44)
+
 
 def simulate_campaigns(sizes: dict[str, int], channel_of: dict[str, str], params: dict[str, dict],
                        max_age: float, seed: int) -> pd.DataFrame:

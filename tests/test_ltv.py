@@ -31,7 +31,7 @@ from models_ltv.fit import FitSettings, fit
 from models_ltv.likelihood import PurchaseStats, SpendStats, purchases_loglik, spend_loglik
 from models_ltv.model import PURCHASE_PARAMS, build_model
 from models_ltv.prospects import estimate
-from models_ltv.simulate import simulate_campaigns
+from models_ltv.simulate import CDNOW, simulate_campaigns
 from models_ltv.summary import SummaryError, encode, to_time_unit
 
 from support import dbt, load_dates
@@ -109,10 +109,6 @@ def test_a_single_group_without_a_channel_fits(simulated):
     assert result.posterior("r").shape == (50, 1)
     for name in ("r", "alpha", "a", "b"):
         assert result.posterior(name)[0, 0] == pytest.approx(TRUE["large"][name], rel=0.25), name
-
-
-#: The published estimates for CDNOW's 2,357 customers, times in weeks (Fader, Hardie and Lee 2005).
-CDNOW = dict(r=0.243, alpha=4.414, a=0.793, b=2.426, p=6.25, q=3.74, v=15.44)
 
 
 def test_one_group_of_a_few_thousand_customers_passes_the_nightly_gate():
